@@ -1,0 +1,9 @@
+// lmtcnn: everything in one include.
+#pragma once
+
+#include "lmtcnn/error.hpp"
+#include "lmtcnn/image.hpp"
+#include "lmtcnn/nets/lmtcnn.hpp"
+#include "lmtcnn/reference.hpp"
+#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/tensor.hpp"

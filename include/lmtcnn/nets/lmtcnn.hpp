@@ -1,0 +1,334 @@
+// LMTCNN-1-1 and LMTCNN-2-1 (Lee, Chan, Chen, Chen, MIPR 2018): joint age-group and gender
+// classification with depthwise-separable convolutions, run on the scalar reference ops.
+//
+// Layer order, exactly as the original TensorFlow graph (scope multitaskdpcnn/):
+//   standardize per image -> conv1 7x7/4 VALID +bias ReLU -> pool1 max 3x3/2 VALID
+//   -> norm1 LRN (radius 5, bias 1, alpha 1e-4, beta 0.75)
+//   -> convdp1: depthwise 3x3/1 SAME +bias ReLU, BN, pointwise +bias ReLU, BN
+//   -> convdp2: depthwise 3x3/2 SAME +bias ReLU, BN, pointwise ->384 +bias ReLU, BN
+//   -> pool3 max 3x3/2 VALID, flatten (h,w,c) -> full1 +bias ReLU -> full2 +bias ReLU
+//   -> ageoutput (8 logits) and genderoutput (2 logits), softmax each.
+// Batch norm has no gamma, eps 1e-3, and comes AFTER the ReLU.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lmtcnn/reference.hpp"
+#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/tensor.hpp"
+
+namespace lmtcnn {
+
+/// LMTCNN-1-1 has a 256-wide first pointwise conv, LMTCNN-2-1 a 512-wide one; all else is equal.
+enum class lmtcnn_variant { v1_1, v2_1 };
+
+/// How batch norm gets its statistics.
+enum class batch_norm_mode {
+  moving_average,    ///< the checkpoint's moving mean and variance (standard inference)
+  batch_statistics,  ///< mean and variance of the current batch, as LMTCNN's original graph computes
+};
+
+inline const char* to_string(lmtcnn_variant v) { return v == lmtcnn_variant::v1_1 ? "LMTCNN-1-1" : "LMTCNN-2-1"; }
+inline const char* to_string(batch_norm_mode m) {
+  return m == batch_norm_mode::moving_average ? "moving_average" : "batch_statistics";
+}
+
+/// Adience age groups, in the order of the age head's outputs.
+inline constexpr std::array<const char*, 8> lmtcnn_age_groups = {"0-2",   "4-6",   "8-12",  "15-20",
+                                                                  "25-32", "38-43", "48-53", "60-100"};
+/// Gender labels, in the order of the gender head's outputs (index 0 = male).
+inline constexpr std::array<const char*, 2> lmtcnn_genders = {"male", "female"};
+
+/// One weight tensor a network needs: its TensorFlow checkpoint name and shape.
+struct tensor_spec {
+  std::string name;
+  shape dims;
+  bool required = true;  ///< false: used when present (checked), not needed
+};
+
+struct lmtcnn_options {
+  batch_norm_mode bn_mode = batch_norm_mode::batch_statistics;
+  /// Expected variant; when unset it is recognised from the weights' shapes.
+  std::optional<lmtcnn_variant> variant;
+};
+
+/// Outputs for a batch of n images.
+template <class T>
+struct lmtcnn_output {
+  tensor<T> age_logits;     ///< [n,8]
+  tensor<T> age_probs;      ///< [n,8], softmax of age_logits; order of lmtcnn_age_groups
+  tensor<T> gender_logits;  ///< [n,2]
+  tensor<T> gender_probs;   ///< [n,2], [p_male, p_female]
+};
+
+template <class T>
+class lmtcnn_net {
+ public:
+  static constexpr index_t input_size = 227;
+  static constexpr T batch_norm_eps = T(1e-3);
+
+  /// Names and shapes of every weight tensor of a variant (TensorFlow checkpoint names and layouts).
+  static std::vector<tensor_spec> expected_tensors(lmtcnn_variant v, batch_norm_mode m) {
+    const index_t pw1 = v == lmtcnn_variant::v1_1 ? 256 : 512;
+    const std::string s = "multitaskdpcnn/";
+    std::vector<tensor_spec> t = {
+        {s + "conv1/weights", {7, 7, 3, 96}},
+        {s + "conv1/biases", {96}},
+        {s + "convdp1/depthwise_conv/depthwise_weights", {3, 3, 96, 1}},
+        {s + "convdp1/depthwise_conv/biases", {96}},
+        {s + "convdp1/pointwise_conv/weights", {1, 1, 96, pw1}},
+        {s + "convdp1/pointwise_conv/biases", {pw1}},
+        {s + "convdp2/depthwise_conv/depthwise_weights", {3, 3, pw1, 1}},
+        {s + "convdp2/depthwise_conv/biases", {pw1}},
+        {s + "convdp2/pointwise_conv/weights", {1, 1, pw1, 384}},
+        {s + "convdp2/pointwise_conv/biases", {384}},
+        {s + "full1/weights", {6 * 6 * 384, 512}},
+        {s + "full1/biases", {512}},
+        {s + "full2/weights", {512, 512}},
+        {s + "full2/biases", {512}},
+        {"ageoutput/ageweights", {512, 8}},
+        {"ageoutput/agebiases", {8}},
+        {"genderoutput/genderweights", {512, 2}},
+        {"genderoutput/genderbiases", {2}},
+    };
+    const bool moving = m == batch_norm_mode::moving_average;
+    const std::pair<const char*, index_t> norms[] = {
+        {"convdp1/dw_batch_norm/", 96}, {"convdp1/pw_batch_norm/", pw1},
+        {"convdp2/dw_batch_norm/", pw1}, {"convdp2/pw_batch_norm/", 384}};
+    for (const auto& [scope, c] : norms) {
+      t.push_back({s + scope + "beta", {c}});
+      t.push_back({s + scope + "moving_mean", {c}, moving});
+      t.push_back({s + scope + "moving_variance", {c}, moving});
+    }
+    return t;
+  }
+
+  /// Trainable parameters (the moving statistics not counted, as the paper counts them).
+  static index_t parameter_count(lmtcnn_variant v) {
+    index_t n = 0;
+    for (const tensor_spec& t : expected_tensors(v, batch_norm_mode::batch_statistics))
+      if (t.required) n += t.dims.elements();
+    return n;
+  }
+
+  /// Multiply-accumulates for one image in the convolutions and dense layers.
+  static index_t multiply_accumulates(lmtcnn_variant v) {
+    const index_t pw1 = v == lmtcnn_variant::v1_1 ? 256 : 512;
+    const index_t c1 = window_axis(input_size, 7, 4, padding::valid).out;  // 56
+    const index_t p1 = window_axis(c1, 3, 2, padding::valid).out;           // 27
+    const index_t d2 = window_axis(p1, 3, 2, padding::same).out;            // 14
+    const index_t p3 = window_axis(d2, 3, 2, padding::valid).out;           // 6
+    return c1 * c1 * 96 * 7 * 7 * 3 + p1 * p1 * 96 * 9 + p1 * p1 * 96 * pw1 + d2 * d2 * pw1 * 9 +
+           d2 * d2 * pw1 * 384 + p3 * p3 * 384 * 512 + 512 * 512 + 512 * (8 + 2);
+  }
+
+  /// Builds the network from weights under their checkpoint names. Throws shape_error naming every
+  /// missing, unexpected or mis-shaped tensor (with expected and actual shapes).
+  explicit lmtcnn_net(const tensor_map<T>& weights, lmtcnn_options options = {}) : bn_mode_(options.bn_mode) {
+    variant_ = recognise_variant(weights, options.variant);
+    std::string problems;
+    std::vector<tensor_spec> specs = expected_tensors(variant_, bn_mode_);
+    for (const tensor_spec& spec : specs) {
+      const auto it = weights.find(spec.name);
+      if (it == weights.end()) {
+        if (spec.required) problems += "\n  missing tensor '" + spec.name + "' " + spec.dims.str();
+        continue;
+      }
+      if (it->second.shape() != spec.dims) {
+        problems += "\n  tensor '" + spec.name + "' has shape " + it->second.shape().str() + ", expected " +
+                    spec.dims.str();
+        continue;
+      }
+      weights_.emplace(spec.name, it->second);
+    }
+    for (const auto& [name, value] : weights) {
+      bool known = false;
+      for (const tensor_spec& spec : specs) known = known || spec.name == name;
+      if (!known) problems += "\n  unexpected tensor '" + name + "' " + value.shape().str();
+    }
+    if (!problems.empty()) throw shape_error(std::string(to_string(variant_)) + " weights:" + problems);
+  }
+
+  lmtcnn_variant variant() const { return variant_; }
+  batch_norm_mode bn_mode() const { return bn_mode_; }
+  std::string name() const { return to_string(variant_); }
+
+  /// Runs the network on input [n,227,227,3] RGB (any pixel scale; each image is standardised first).
+  /// In batch_statistics mode the batch norm statistics are those of the whole batch.
+  lmtcnn_output<T> forward(tensor_view<const T> input) const {
+    if (input.rank() != 4 || input.dim(1) != input_size || input.dim(2) != input_size || input.dim(3) != 3 ||
+        input.dim(0) < 1)
+      throw shape_error(name() + " layer 'input': got " + input.shape().str() + ", expected [n,227,227,3]");
+    const index_t n = input.dim(0);
+    const conv2d_params same1{1, 1, padding::same}, same2{2, 2, padding::same};
+    const pool2d_params pool{3, 3, 2, 2, padding::valid};
+
+    tensor<T> x(input.shape());
+    stage("input/standardize", [&] { ref::standardize_per_image<T>(input, x.view()); });
+    {
+      const conv2d_params p{4, 4, padding::valid};
+      const tensor<T>& f = w("multitaskdpcnn/conv1/weights");
+      tensor<T> y(ref::conv2d_output_shape(x.shape(), f.shape(), p));
+      epilogue<T> ep;
+      ep.bias = w("multitaskdpcnn/conv1/biases").view();
+      ep.relu = true;
+      stage("conv1", [&] { ref::conv2d<T>(x.view(), f.view(), p, y.view(), ep); });
+      x = std::move(y);
+    }
+    x = max_pool("pool1", x, pool);
+    {
+      tensor<T> y(x.shape());
+      stage("norm1", [&] { ref::lrn<T>(x.view(), {5, 1.0, 1e-4, 0.75}, y.view()); });
+      x = std::move(y);
+    }
+    x = separable("convdp1", x, same1);
+    x = separable("convdp2", x, same2);
+    x = max_pool("pool3", x, pool);
+    x.reshape({n, x.shape().elements() / n});  // flatten in (h, w, c) order: NHWC is contiguous
+    x = dense("multitaskdpcnn/full1", x, "weights", "biases", true);
+    x = dense("multitaskdpcnn/full2", x, "weights", "biases", true);
+
+    lmtcnn_output<T> out;
+    out.age_logits = dense("ageoutput", x, "ageweights", "agebiases", false);
+    out.gender_logits = dense("genderoutput", x, "genderweights", "genderbiases", false);
+    out.age_probs = tensor<T>(out.age_logits.shape());
+    out.gender_probs = tensor<T>(out.gender_logits.shape());
+    stage("ageoutput/softmax", [&] { ref::softmax<T>(out.age_logits.view(), out.age_probs.view()); });
+    stage("genderoutput/softmax", [&] { ref::softmax<T>(out.gender_logits.view(), out.gender_probs.view()); });
+    return out;
+  }
+
+ private:
+  static lmtcnn_variant recognise_variant(const tensor_map<T>& weights, std::optional<lmtcnn_variant> expected) {
+    const std::string key = "multitaskdpcnn/convdp1/pointwise_conv/weights";
+    const auto it = weights.find(key);
+    if (it == weights.end()) {
+      if (expected) return *expected;  // the missing tensor is then reported with the others
+      throw shape_error("LMTCNN weights: missing tensor '" + key + "', which tells LMTCNN-1-1 from LMTCNN-2-1");
+    }
+    const shape& s = it->second.shape();
+    std::optional<lmtcnn_variant> found;
+    if (s.rank() == 4 && s[3] == 256) found = lmtcnn_variant::v1_1;
+    if (s.rank() == 4 && s[3] == 512) found = lmtcnn_variant::v2_1;
+    if (!found)
+      throw shape_error("LMTCNN weights: tensor '" + key + "' has shape " + s.str() +
+                        ", expected [1,1,96,256] (LMTCNN-1-1) or [1,1,96,512] (LMTCNN-2-1)");
+    if (expected && *expected != *found)
+      throw shape_error(std::string("LMTCNN weights: expected ") + to_string(*expected) + " but tensor '" + key +
+                        "' " + s.str() + " is " + to_string(*found));
+    return *found;
+  }
+
+  const tensor<T>& w(const std::string& name) const { return weights_.at(name); }
+  /// An optional tensor (absent: an empty view).
+  tensor_view<const T> w_opt(const std::string& name) const {
+    const auto it = weights_.find(name);
+    return it == weights_.end() ? tensor_view<const T>() : it->second.view();
+  }
+
+  /// Runs one layer, naming it in any error it raises.
+  template <class F>
+  void stage(const std::string& layer, F f) const {
+    try {
+      f();
+    } catch (const shape_error& e) {
+      throw shape_error(name() + " layer '" + layer + "': " + e.what());
+    }
+  }
+
+  tensor<T> max_pool(const std::string& layer, const tensor<T>& x, const pool2d_params& p) const {
+    tensor<T> y(ref::pool2d_output_shape(x.shape(), p));
+    stage(layer, [&] { ref::pool_max<T>(x.view(), p, y.view()); });
+    return y;
+  }
+
+  /// Batch norm (beta only) in place, with the statistics bn_mode_ selects.
+  void batch_norm(const std::string& scope, tensor<T>& x) const {
+    const std::string s = "multitaskdpcnn/" + scope + "/";
+    stage(scope, [&] {
+      if (bn_mode_ == batch_norm_mode::moving_average)
+        ref::batch_norm<T>(x.view(), w(s + "moving_mean").view(), w(s + "moving_variance").view(), {},
+                           w(s + "beta").view(), batch_norm_eps, x.view());
+      else
+        ref::batch_norm_batch_statistics<T>(x.view(), {}, w(s + "beta").view(), batch_norm_eps, x.view());
+    });
+  }
+
+  /// Depthwise 3x3 (+bias, ReLU), BN, pointwise (+bias, ReLU), BN.
+  tensor<T> separable(const std::string& scope, const tensor<T>& x, const conv2d_params& dw_params) const {
+    const std::string s = "multitaskdpcnn/" + scope + "/";
+    const tensor<T>& dw = w(s + "depthwise_conv/depthwise_weights");
+    tensor<T> d(ref::depthwise_conv2d_output_shape(x.shape(), dw.shape(), dw_params));
+    {
+      epilogue<T> ep;
+      ep.bias = w(s + "depthwise_conv/biases").view();
+      ep.relu = true;
+      stage(scope + "/depthwise_conv", [&] {
+        ref::depthwise_conv2d<T>(x.view(), dw.view(), dw_params, d.view(), ep);
+      });
+    }
+    batch_norm(scope + "/dw_batch_norm", d);
+    const tensor<T>& pw = w(s + "pointwise_conv/weights");
+    const conv2d_params one{1, 1, padding::valid};
+    tensor<T> y(ref::conv2d_output_shape(d.shape(), pw.shape(), one));
+    {
+      epilogue<T> ep;
+      ep.bias = w(s + "pointwise_conv/biases").view();
+      ep.relu = true;
+      stage(scope + "/pointwise_conv", [&] { ref::pointwise_conv2d<T>(d.view(), pw.view(), one, y.view(), ep); });
+    }
+    batch_norm(scope + "/pw_batch_norm", y);
+    return y;
+  }
+
+  tensor<T> dense(const std::string& scope, const tensor<T>& x, const char* weights, const char* biases,
+                  bool relu) const {
+    const tensor<T>& wt = w(scope + "/" + weights);
+    tensor<T> y({x.dim(0), wt.dim(1)});
+    epilogue<T> ep;
+    ep.bias = w(scope + "/" + biases).view();
+    ep.relu = relu;
+    stage(scope, [&] { ref::fully_connected<T>(x.view(), wt.view(), y.view(), ep); });
+    return y;
+  }
+
+  lmtcnn_variant variant_ = lmtcnn_variant::v2_1;
+  batch_norm_mode bn_mode_;
+  tensor_map<T> weights_;
+};
+
+/// Untrained LMTCNN weights from lmtcnn::seeded, for benchmarks and demos: filters uniform in
+/// +-2^round(log2(sqrt(3 / fan_in))), biases and betas in +-1/8, moving means in [0, 1/2),
+/// moving variances in [1/2, 1). Includes the moving statistics, so either batch-norm mode runs.
+template <class T>
+tensor_map<T> lmtcnn_seeded_weights(lmtcnn_variant v, std::uint64_t seed) {
+  tensor_map<T> w;
+  for (const tensor_spec& t : lmtcnn_net<T>::expected_tensors(v, batch_norm_mode::moving_average)) {
+    const auto ends_with = [&](const char* suffix) {
+      const std::string sfx(suffix);
+      return t.name.size() >= sfx.size() && t.name.compare(t.name.size() - sfx.size(), sfx.size(), sfx) == 0;
+    };
+    double lo = -0.125, hi = 0.125;
+    if (ends_with("moving_mean")) {
+      lo = 0.0, hi = 0.5;
+    } else if (ends_with("moving_variance")) {
+      lo = 0.5, hi = 1.0;
+    } else if (t.dims.rank() >= 2) {
+      index_t fan_in = 1;
+      for (int i = 0; i + 1 < t.dims.rank(); ++i) fan_in *= t.dims[i];
+      if (ends_with("depthwise_weights")) fan_in = t.dims[0] * t.dims[1];
+      hi = std::exp2(std::round(std::log2(std::sqrt(3.0 / static_cast<double>(fan_in)))));
+      lo = -hi;
+    }
+    w.emplace(t.name, seeded::uniform<T>(t.dims, seed, t.name, lo, hi));
+  }
+  return w;
+}
+
+}  // namespace lmtcnn
