@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "lmtcnn/graph.hpp"
 #include "lmtcnn/reference.hpp"
 #include "lmtcnn/seeded.hpp"
 #include "lmtcnn/tensor.hpp"
@@ -66,6 +68,60 @@ struct lmtcnn_output {
   tensor<T> gender_logits;  ///< [n,2]
   tensor<T> gender_probs;   ///< [n,2], [p_male, p_female]
 };
+
+/// The variant whose first pointwise filter has this shape, if any.
+inline std::optional<lmtcnn_variant> lmtcnn_variant_of(const shape& convdp1_pointwise_weights) {
+  const shape& s = convdp1_pointwise_weights;
+  if (s.rank() == 4 && s[0] == 1 && s[1] == 1 && s[2] == 96 && s[3] == 256) return lmtcnn_variant::v1_1;
+  if (s.rank() == 4 && s[0] == 1 && s[1] == 1 && s[2] == 96 && s[3] == 512) return lmtcnn_variant::v2_1;
+  return std::nullopt;
+}
+
+/// LMTCNN's layer graph over its checkpoint tensor names (the same for both variants: the widths
+/// come from the weights). Outputs: age_logits, gender_logits, age_probs, gender_probs.
+inline graph lmtcnn_graph(lmtcnn_variant, batch_norm_mode mode) {
+  const std::string s = "multitaskdpcnn/";
+  const std::int64_t relu = static_cast<std::int64_t>(activation::relu);
+  const std::int64_t none = static_cast<std::int64_t>(activation::none);
+  graph g;
+  g.input_dims = {227, 227, 3};
+  auto add = [&](std::string name, op_kind op, std::vector<std::string> tensors, std::vector<std::int64_t> ints,
+                 std::vector<double> floats, std::uint32_t input) {
+    g.nodes.push_back({std::move(name), op, {input}, std::move(tensors), std::move(ints), std::move(floats)});
+    return static_cast<std::uint32_t>(g.nodes.size());  // id of the value just made
+  };
+  auto bn = [&](const std::string& scope, std::uint32_t x) {
+    const bool moving = mode == batch_norm_mode::moving_average;
+    return add(s + scope, op_kind::batch_norm,
+               {moving ? s + scope + "/moving_mean" : "", moving ? s + scope + "/moving_variance" : "", "",
+                s + scope + "/beta"},
+               {moving ? 0 : 1}, {1e-3}, x);
+  };
+  std::uint32_t x = add("input/standardize", op_kind::standardize, {}, {}, {}, 0);
+  x = add(s + "conv1", op_kind::conv2d, {s + "conv1/weights", s + "conv1/biases"}, {4, 4, 0, relu}, {}, x);
+  x = add(s + "pool1", op_kind::pool_max, {}, {3, 3, 2, 2, 0}, {}, x);
+  x = add(s + "norm1", op_kind::lrn, {}, {5}, {1.0, 1e-4, 0.75}, x);
+  for (const auto& [block, stride] : {std::pair<const char*, std::int64_t>{"convdp1", 1}, {"convdp2", 2}}) {
+    const std::string b = s + block;
+    x = add(b + "/depthwise_conv", op_kind::depthwise_conv2d,
+            {b + "/depthwise_conv/depthwise_weights", b + "/depthwise_conv/biases"}, {stride, stride, 1, relu}, {}, x);
+    x = bn(std::string(block) + "/dw_batch_norm", x);
+    x = add(b + "/pointwise_conv", op_kind::pointwise_conv2d,
+            {b + "/pointwise_conv/weights", b + "/pointwise_conv/biases"}, {1, 1, 0, relu}, {}, x);
+    x = bn(std::string(block) + "/pw_batch_norm", x);
+  }
+  x = add(s + "pool3", op_kind::pool_max, {}, {3, 3, 2, 2, 0}, {}, x);
+  x = add(s + "full1", op_kind::fully_connected, {s + "full1/weights", s + "full1/biases"}, {relu}, {}, x);
+  x = add(s + "full2", op_kind::fully_connected, {s + "full2/weights", s + "full2/biases"}, {relu}, {}, x);
+  const std::uint32_t age = add("ageoutput", op_kind::fully_connected,
+                                {"ageoutput/ageweights", "ageoutput/agebiases"}, {none}, {}, x);
+  const std::uint32_t gender = add("genderoutput", op_kind::fully_connected,
+                                   {"genderoutput/genderweights", "genderoutput/genderbiases"}, {none}, {}, x);
+  const std::uint32_t age_p = add("ageoutput/softmax", op_kind::softmax, {}, {}, {}, age);
+  const std::uint32_t gender_p = add("genderoutput/softmax", op_kind::softmax, {}, {}, {}, gender);
+  g.outputs = {{"age_logits", age}, {"gender_logits", gender}, {"age_probs", age_p}, {"gender_probs", gender_p}};
+  return g;
+}
 
 template <class T>
 class lmtcnn_net {
@@ -130,30 +186,10 @@ class lmtcnn_net {
 
   /// Builds the network from weights under their checkpoint names. Throws shape_error naming every
   /// missing, unexpected or mis-shaped tensor (with expected and actual shapes).
-  explicit lmtcnn_net(const tensor_map<T>& weights, lmtcnn_options options = {}) : bn_mode_(options.bn_mode) {
-    variant_ = recognise_variant(weights, options.variant);
-    std::string problems;
-    std::vector<tensor_spec> specs = expected_tensors(variant_, bn_mode_);
-    for (const tensor_spec& spec : specs) {
-      const auto it = weights.find(spec.name);
-      if (it == weights.end()) {
-        if (spec.required) problems += "\n  missing tensor '" + spec.name + "' " + spec.dims.str();
-        continue;
-      }
-      if (it->second.shape() != spec.dims) {
-        problems += "\n  tensor '" + spec.name + "' has shape " + it->second.shape().str() + ", expected " +
-                    spec.dims.str();
-        continue;
-      }
-      weights_.emplace(spec.name, it->second);
-    }
-    for (const auto& [name, value] : weights) {
-      bool known = false;
-      for (const tensor_spec& spec : specs) known = known || spec.name == name;
-      if (!known) problems += "\n  unexpected tensor '" + name + "' " + value.shape().str();
-    }
-    if (!problems.empty()) throw shape_error(std::string(to_string(variant_)) + " weights:" + problems);
-  }
+  explicit lmtcnn_net(const tensor_map<T>& weights, lmtcnn_options options = {})
+      : variant_(recognise_variant(weights, options.variant)),
+        bn_mode_(options.bn_mode),
+        net_(lmtcnn_graph(variant_, bn_mode_), checked_weights(weights, variant_, bn_mode_)) {}
 
   lmtcnn_variant variant() const { return variant_; }
   batch_norm_mode bn_mode() const { return bn_mode_; }
@@ -165,46 +201,45 @@ class lmtcnn_net {
     if (input.rank() != 4 || input.dim(1) != input_size || input.dim(2) != input_size || input.dim(3) != 3 ||
         input.dim(0) < 1)
       throw shape_error(name() + " layer 'input': got " + input.shape().str() + ", expected [n,227,227,3]");
-    const index_t n = input.dim(0);
-    const conv2d_params same1{1, 1, padding::same}, same2{2, 2, padding::same};
-    const pool2d_params pool{3, 3, 2, 2, padding::valid};
-
-    tensor<T> x(input.shape());
-    stage("input/standardize", [&] { ref::standardize_per_image<T>(input, x.view()); });
-    {
-      const conv2d_params p{4, 4, padding::valid};
-      const tensor<T>& f = w("multitaskdpcnn/conv1/weights");
-      tensor<T> y(ref::conv2d_output_shape(x.shape(), f.shape(), p));
-      epilogue<T> ep;
-      ep.bias = w("multitaskdpcnn/conv1/biases").view();
-      ep.relu = true;
-      stage("conv1", [&] { ref::conv2d<T>(x.view(), f.view(), p, y.view(), ep); });
-      x = std::move(y);
-    }
-    x = max_pool("pool1", x, pool);
-    {
-      tensor<T> y(x.shape());
-      stage("norm1", [&] { ref::lrn<T>(x.view(), {5, 1.0, 1e-4, 0.75}, y.view()); });
-      x = std::move(y);
-    }
-    x = separable("convdp1", x, same1);
-    x = separable("convdp2", x, same2);
-    x = max_pool("pool3", x, pool);
-    x.reshape({n, x.shape().elements() / n});  // flatten in (h, w, c) order: NHWC is contiguous
-    x = dense("multitaskdpcnn/full1", x, "weights", "biases", true);
-    x = dense("multitaskdpcnn/full2", x, "weights", "biases", true);
-
-    lmtcnn_output<T> out;
-    out.age_logits = dense("ageoutput", x, "ageweights", "agebiases", false);
-    out.gender_logits = dense("genderoutput", x, "genderweights", "genderbiases", false);
-    out.age_probs = tensor<T>(out.age_logits.shape());
-    out.gender_probs = tensor<T>(out.gender_logits.shape());
-    stage("ageoutput/softmax", [&] { ref::softmax<T>(out.age_logits.view(), out.age_probs.view()); });
-    stage("genderoutput/softmax", [&] { ref::softmax<T>(out.gender_logits.view(), out.gender_probs.view()); });
-    return out;
+    std::map<std::string, tensor<T>> out = net_.forward(input);
+    lmtcnn_output<T> r;
+    r.age_logits = std::move(out.at("age_logits"));
+    r.age_probs = std::move(out.at("age_probs"));
+    r.gender_logits = std::move(out.at("gender_logits"));
+    r.gender_probs = std::move(out.at("gender_probs"));
+    return r;
   }
 
+  /// The layer graph this network runs.
+  const graph& net_graph() const { return net_.net_graph(); }
+
  private:
+  static tensor_map<T> checked_weights(const tensor_map<T>& weights, lmtcnn_variant v, batch_norm_mode m) {
+    tensor_map<T> kept;
+    std::string problems;
+    const std::vector<tensor_spec> specs = expected_tensors(v, m);
+    for (const tensor_spec& spec : specs) {
+      const auto it = weights.find(spec.name);
+      if (it == weights.end()) {
+        if (spec.required) problems += "\n  missing tensor '" + spec.name + "' " + spec.dims.str();
+        continue;
+      }
+      if (it->second.shape() != spec.dims) {
+        problems += "\n  tensor '" + spec.name + "' has shape " + it->second.shape().str() + ", expected " +
+                    spec.dims.str();
+        continue;
+      }
+      kept.emplace(spec.name, it->second);
+    }
+    for (const auto& [name, value] : weights) {
+      bool known = false;
+      for (const tensor_spec& spec : specs) known = known || spec.name == name;
+      if (!known) problems += "\n  unexpected tensor '" + name + "' " + value.shape().str();
+    }
+    if (!problems.empty()) throw shape_error(std::string(to_string(v)) + " weights:" + problems);
+    return kept;
+  }
+
   static lmtcnn_variant recognise_variant(const tensor_map<T>& weights, std::optional<lmtcnn_variant> expected) {
     const std::string key = "multitaskdpcnn/convdp1/pointwise_conv/weights";
     const auto it = weights.find(key);
@@ -212,95 +247,19 @@ class lmtcnn_net {
       if (expected) return *expected;  // the missing tensor is then reported with the others
       throw shape_error("LMTCNN weights: missing tensor '" + key + "', which tells LMTCNN-1-1 from LMTCNN-2-1");
     }
-    const shape& s = it->second.shape();
-    std::optional<lmtcnn_variant> found;
-    if (s.rank() == 4 && s[3] == 256) found = lmtcnn_variant::v1_1;
-    if (s.rank() == 4 && s[3] == 512) found = lmtcnn_variant::v2_1;
+    std::optional<lmtcnn_variant> found = lmtcnn_variant_of(it->second.shape());
     if (!found)
-      throw shape_error("LMTCNN weights: tensor '" + key + "' has shape " + s.str() +
+      throw shape_error("LMTCNN weights: tensor '" + key + "' has shape " + it->second.shape().str() +
                         ", expected [1,1,96,256] (LMTCNN-1-1) or [1,1,96,512] (LMTCNN-2-1)");
     if (expected && *expected != *found)
       throw shape_error(std::string("LMTCNN weights: expected ") + to_string(*expected) + " but tensor '" + key +
-                        "' " + s.str() + " is " + to_string(*found));
+                        "' " + it->second.shape().str() + " is " + to_string(*found));
     return *found;
   }
 
-  const tensor<T>& w(const std::string& name) const { return weights_.at(name); }
-  /// An optional tensor (absent: an empty view).
-  tensor_view<const T> w_opt(const std::string& name) const {
-    const auto it = weights_.find(name);
-    return it == weights_.end() ? tensor_view<const T>() : it->second.view();
-  }
-
-  /// Runs one layer, naming it in any error it raises.
-  template <class F>
-  void stage(const std::string& layer, F f) const {
-    try {
-      f();
-    } catch (const shape_error& e) {
-      throw shape_error(name() + " layer '" + layer + "': " + e.what());
-    }
-  }
-
-  tensor<T> max_pool(const std::string& layer, const tensor<T>& x, const pool2d_params& p) const {
-    tensor<T> y(ref::pool2d_output_shape(x.shape(), p));
-    stage(layer, [&] { ref::pool_max<T>(x.view(), p, y.view()); });
-    return y;
-  }
-
-  /// Batch norm (beta only) in place, with the statistics bn_mode_ selects.
-  void batch_norm(const std::string& scope, tensor<T>& x) const {
-    const std::string s = "multitaskdpcnn/" + scope + "/";
-    stage(scope, [&] {
-      if (bn_mode_ == batch_norm_mode::moving_average)
-        ref::batch_norm<T>(x.view(), w(s + "moving_mean").view(), w(s + "moving_variance").view(), {},
-                           w(s + "beta").view(), batch_norm_eps, x.view());
-      else
-        ref::batch_norm_batch_statistics<T>(x.view(), {}, w(s + "beta").view(), batch_norm_eps, x.view());
-    });
-  }
-
-  /// Depthwise 3x3 (+bias, ReLU), BN, pointwise (+bias, ReLU), BN.
-  tensor<T> separable(const std::string& scope, const tensor<T>& x, const conv2d_params& dw_params) const {
-    const std::string s = "multitaskdpcnn/" + scope + "/";
-    const tensor<T>& dw = w(s + "depthwise_conv/depthwise_weights");
-    tensor<T> d(ref::depthwise_conv2d_output_shape(x.shape(), dw.shape(), dw_params));
-    {
-      epilogue<T> ep;
-      ep.bias = w(s + "depthwise_conv/biases").view();
-      ep.relu = true;
-      stage(scope + "/depthwise_conv", [&] {
-        ref::depthwise_conv2d<T>(x.view(), dw.view(), dw_params, d.view(), ep);
-      });
-    }
-    batch_norm(scope + "/dw_batch_norm", d);
-    const tensor<T>& pw = w(s + "pointwise_conv/weights");
-    const conv2d_params one{1, 1, padding::valid};
-    tensor<T> y(ref::conv2d_output_shape(d.shape(), pw.shape(), one));
-    {
-      epilogue<T> ep;
-      ep.bias = w(s + "pointwise_conv/biases").view();
-      ep.relu = true;
-      stage(scope + "/pointwise_conv", [&] { ref::pointwise_conv2d<T>(d.view(), pw.view(), one, y.view(), ep); });
-    }
-    batch_norm(scope + "/pw_batch_norm", y);
-    return y;
-  }
-
-  tensor<T> dense(const std::string& scope, const tensor<T>& x, const char* weights, const char* biases,
-                  bool relu) const {
-    const tensor<T>& wt = w(scope + "/" + weights);
-    tensor<T> y({x.dim(0), wt.dim(1)});
-    epilogue<T> ep;
-    ep.bias = w(scope + "/" + biases).view();
-    ep.relu = relu;
-    stage(scope, [&] { ref::fully_connected<T>(x.view(), wt.view(), y.view(), ep); });
-    return y;
-  }
-
-  lmtcnn_variant variant_ = lmtcnn_variant::v2_1;
+  lmtcnn_variant variant_;
   batch_norm_mode bn_mode_;
-  tensor_map<T> weights_;
+  graph_net<T> net_;
 };
 
 /// Untrained LMTCNN weights from lmtcnn::seeded, for benchmarks and demos: filters uniform in
