@@ -148,8 +148,15 @@ def fmt(values):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-o", "--output", required=True, help="golden file to write")
+    ap.add_argument("-o", "--output", help="golden file to write")
+    ap.add_argument("--npz-dir", help="also write each case's weights as LMTCNN-<variant>_<mode>.npz, with "
+                    "PyTorch's outputs as selftest/* arrays (the 2-1 files compressed)")
     args = ap.parse_args()
+    if not args.output and not args.npz_dir:
+        ap.error("give -o and/or --npz-dir")
+    if args.npz_dir:
+        import os
+        os.makedirs(args.npz_dir, exist_ok=True)
     torch.set_num_threads(1)
     lines = ["# LMTCNN goldens: PyTorch %s, float64, written by tests/torch_reference/lmtcnn_torch.py"
              % torch.__version__]
@@ -168,10 +175,19 @@ def main():
                            ("gender_probs", gender_p)):
             lines.append("output %s %d %s" % (key, value.size, fmt(value)))
         lines.append("end")
+        if args.npz_dir:
+            arrays = {name: w.astype(np.float32) for name, w in weights.items()}
+            arrays["selftest/input"] = image.astype(np.float32)
+            for key, value in (("age_logits", age), ("age_probs", age_p), ("gender_logits", gender),
+                               ("gender_probs", gender_p)):
+                arrays["selftest/" + key] = value.astype(np.float32)
+            path = "%s/LMTCNN-%s_%s.npz" % (args.npz_dir, variant, bn_mode)
+            (np.savez_compressed if variant == "2-1" else np.savez)(path, **arrays)
         print("LMTCNN-%s %-16s age %s gender %s" % (variant, bn_mode, np.round(age_p, 3).tolist(),
                                                     np.round(gender_p, 3).tolist()), file=sys.stderr)
-    with open(args.output, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
