@@ -165,7 +165,7 @@ TEST_CASE("a written file reads back: metadata, tensors, graph, self-test") {
   }
   CHECK(f.net_graph().nodes.size() == small_graph().nodes.size());
   CHECK(f.net_graph().nodes[2].tensors[1].empty());  // an absent optional tensor survives
-  const model<float> m(f);
+  const model<float> m(weights_file::from_bytes(b.data(), b.size(), "small.lmt"));
   REQUIRE(m.has_self_test());
   const self_test_report r = m.self_test();
   CHECK(r.values == 2 * 3 * 2);

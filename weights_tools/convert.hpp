@@ -168,6 +168,7 @@ inline converted convert(source_weights src, const convert_options& o) {
     c.meta["preprocess.mean"] = meta_value::reals({faceapi_age_gender_mean.begin(), faceapi_age_gender_mean.end()});
     c.meta["preprocess.divisor"] = meta_value::real(o.divisor);
     c.meta["labels.gender_probs"] = meta_value::texts({"male", "female"});
+    c.meta["output.age"] = meta_value::text("age in years (regression)");
     if (o.self_test) detail::reference_self_test(c, {"age", "gender_probs"});
   } else if (detail::has(src, "conv0/filters") && detail::has(src, "conv8/filters")) {
     if (o.detector_input < 32 || o.detector_input % 32 || o.detector_input > 4096)
@@ -179,6 +180,12 @@ inline converted convert(source_weights src, const convert_options& o) {
     c.meta["preprocess.mean"] =
         meta_value::reals({faceapi_tiny_face_detector_mean.begin(), faceapi_tiny_face_detector_mean.end()});
     c.meta["preprocess.divisor"] = meta_value::real(255.0);
+    c.meta["output.boxes"] =
+        meta_value::text("grid [n, h/32, w/32, 25]: 5 anchors x (x, y, w, h, score) logits per cell");
+    c.meta["labels.boxes"] = meta_value::texts({"face"});
+    c.meta["detector.anchors"] = meta_value::reals({1.603231, 2.094468, 6.041143, 7.080126, 2.882459, 3.518061,
+                                                    4.266906, 5.178857, 9.041765, 10.66308});
+    c.meta["detector.iou_threshold"] = meta_value::real(0.4);
     if (o.self_test) detail::reference_self_test(c, {"boxes"});
   } else {
     throw error("unknown network: expected LMTCNN (multitaskdpcnn/...), face-api.js AgeGenderNet "

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     } else if (!self_test) {
       std::printf("self-test: skipped\n");
     } else {
-      const lmtcnn::model<float> m(f);
+      const lmtcnn::model<float> m(lmtcnn::weights_file::load(path));
       const lmtcnn::self_test_report r = m.self_test();
       std::printf("self-test: passed, %zu values, max |diff| %.3g (worst output '%s'; expected values from %s)\n",
                   r.values, r.max_abs_diff, r.worst_output.c_str(), f.self_test()->origin.c_str());

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -273,16 +274,22 @@ template <class T>
 class graph_net {
  public:
   /// weights: name -> tensor; checked against the graph (throws shape_error naming the layer).
-  graph_net(graph g, tensor_map<T> weights) : graph_(std::move(g)), weights_(std::move(weights)) {
-    infer_shapes(graph_, 1, [&](const std::string& name, bool& found) {
-      const auto it = weights_.find(name);
-      found = it != weights_.end();
-      return found ? it->second.shape() : shape{};
-    });
+  graph_net(graph g, tensor_map<T> weights) : graph_(std::move(g)) {
+    auto owned = std::make_shared<tensor_map<T>>(std::move(weights));
+    for (const auto& [name, t] : *owned) views_.emplace(name, t.view());
+    owner_ = std::move(owned);
+    check();
+  }
+
+  /// Weights that live elsewhere (e.g. in a loaded weight file), kept alive by owner.
+  graph_net(graph g, std::map<std::string, tensor_view<const T>> weights, std::shared_ptr<const void> owner)
+      : graph_(std::move(g)), views_(std::move(weights)), owner_(std::move(owner)) {
+    check();
   }
 
   const graph& net_graph() const { return graph_; }
-  const tensor_map<T>& weights() const { return weights_; }
+  /// The weights by name.
+  const std::map<std::string, tensor_view<const T>>& weights() const { return views_; }
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs.
   std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const {
@@ -290,11 +297,7 @@ class graph_net {
     if (input.rank() != 4 || input.dim(1) != d[0] || input.dim(2) != d[1] || input.dim(3) != d[2] || input.dim(0) < 1)
       throw shape_error("layer '" + graph_.input_name + "': got " + input.shape().str() + ", expected [n," +
                         std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "]");
-    const std::vector<shape> shapes = infer_shapes(graph_, input.dim(0), [&](const std::string& name, bool& found) {
-      const auto it = weights_.find(name);
-      found = it != weights_.end();
-      return found ? it->second.shape() : shape{};
-    });
+    const std::vector<shape> shapes = infer_shapes(graph_, input.dim(0), lookup());
     std::vector<tensor<T>> values(shapes.size());
     values[0] = tensor<T>(input.shape());
     {
@@ -328,9 +331,19 @@ class graph_net {
   }
 
  private:
+  auto lookup() const {
+    return [this](const std::string& name, bool& found) {
+      const auto it = views_.find(name);
+      found = it != views_.end();
+      return found ? it->second.shape() : shape{};
+    };
+  }
+
+  void check() const { infer_shapes(graph_, 1, lookup()); }
+
   tensor_view<const T> w(const std::string& name) const {
     if (name.empty()) return {};
-    return weights_.at(name).view();
+    return views_.at(name);
   }
 
   static epilogue<T> make_epilogue(const tensor_view<const T>& bias, std::int64_t act) {
@@ -411,7 +424,8 @@ class graph_net {
   }
 
   graph graph_;
-  tensor_map<T> weights_;
+  std::map<std::string, tensor_view<const T>> views_;
+  std::shared_ptr<const void> owner_;  ///< keeps the weights' storage alive
 };
 
 }  // namespace lmtcnn

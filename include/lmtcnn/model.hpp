@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
+#include <type_traits>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -25,13 +27,18 @@ class model {
  public:
   /// Loads and checks a weight file; with run_self_test, also runs its self-test (format_error on mismatch).
   static model load(const std::string& path, bool run_self_test = false) {
-    model m(weights_file::load(path));
+    model m(std::make_shared<const weights_file>(weights_file::load(path)));
     if (run_self_test) m.self_test();
     return m;
   }
 
-  explicit model(const weights_file& f)
-      : file_name_(f.file_name()), meta_(f.meta()), net_(f.net_graph(), f.graph_weights<T>()) {
+  /// A model over a loaded file; float models use the file's memory for their weights (no copy).
+  /// A model over a loaded file (taken over).
+  explicit model(weights_file file) : model(std::make_shared<const weights_file>(std::move(file))) {}
+
+  explicit model(std::shared_ptr<const weights_file> file)
+      : file_name_(file->file_name()), meta_(file->meta()), net_(make_net(file)) {
+    const weights_file& f = *file;
     if (f.self_test()) {
       spec_ = *f.self_test();
       test_input_ = copy(f.view(spec_->input_tensor));
@@ -87,6 +94,18 @@ class model {
   }
 
  private:
+  static graph_net<T> make_net(const std::shared_ptr<const weights_file>& f) {
+    if constexpr (std::is_same_v<T, float>) {
+      std::map<std::string, tensor_view<const float>> views;
+      for (const graph_node& n : f->net_graph().nodes)
+        for (const std::string& t : n.tensors)
+          if (!t.empty()) views.emplace(t, f->view(t));
+      return graph_net<float>(f->net_graph(), std::move(views), f);
+    } else {
+      return graph_net<T>(f->net_graph(), f->graph_weights<T>());
+    }
+  }
+
   static tensor<T> copy(const tensor_view<const float>& v) {
     tensor<T> t(v.shape());
     for (index_t i = 0; i < t.size(); ++i) t[i] = static_cast<T>(v.data()[i]);

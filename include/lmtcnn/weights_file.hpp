@@ -219,9 +219,14 @@ inline std::uint64_t read_le(const unsigned char* p, int bytes) {
 }  // namespace detail
 }  // namespace format
 
-/// A loaded, fully checked weight file.
+/// A loaded, fully checked weight file. Move-only: its tensor entries point into its own buffer.
 class weights_file {
  public:
+  weights_file(weights_file&&) noexcept = default;
+  weights_file& operator=(weights_file&&) noexcept = default;
+  weights_file(const weights_file&) = delete;
+  weights_file& operator=(const weights_file&) = delete;
+
   /// Reads and checks a file. Throws format_error (or error when the file cannot be opened).
   static weights_file load(const std::string& path) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -282,6 +287,8 @@ class weights_file {
   }
 
  private:
+  weights_file() = default;
+
   [[noreturn]] void fail(const std::string& where, const std::string& what) const {
     throw format_error(name_ + ": " + where + ": " + what);
   }

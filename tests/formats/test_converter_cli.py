@@ -161,6 +161,27 @@ tfjs_case("absurd", m, shard, "bad shape")
 m = json.loads(json.dumps(manifest))
 m[0]["weights"][1]["dtype"] = "int32"
 tfjs_case("dtype", m, shard, "dtype 'int32' is not supported")
+# the same weights split over two shards convert to the same tensors
+two = os.path.join(work, "two_shards")
+os.makedirs(two, exist_ok=True)
+with open(os.path.join(two, "part1.bin"), "wb") as f:
+    f.write(shard[:100001])
+with open(os.path.join(two, "part2.bin"), "wb") as f:
+    f.write(shard[100001:])
+m = json.loads(json.dumps(manifest))
+m[0]["paths"] = ["part1.bin", "part2.bin"]
+with open(os.path.join(two, "manifest.json"), "w") as f:
+    json.dump(m, f)
+expect([convert, os.path.join(two, "manifest.json"), "-o", os.path.join(two, "two.lmt")], 0, "self-test passed",
+       "stdout")
+checks += 1
+one_tensors = subprocess.run([inspect, os.path.join(work, "age_gender_model.lmt")], capture_output=True,
+                             text=True).stdout.split("tensors:")[1]
+two_tensors = subprocess.run([inspect, os.path.join(two, "two.lmt")], capture_output=True,
+                             text=True).stdout.split("tensors:")[1]
+if one_tensors != two_tensors:
+    failures.append("two shards give other tensors (names, shapes or checksums) than one")
+
 tfjs_case("broken_json", json.dumps(manifest)[:-20], shard, "JSON:")
 tfjs_case("deep_json", "[" * 100 + "]" * 100, shard, "nesting deeper than 64")
 
