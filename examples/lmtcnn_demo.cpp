@@ -116,8 +116,12 @@ int main(int argc, char** argv) {
                   static_cast<double>(out.age_probs[static_cast<lmtcnn::index_t>(g)]));
     std::printf("gender: male %.4f, female %.4f\n", static_cast<double>(out.gender_probs[0]),
                 static_cast<double>(out.gender_probs[1]));
-    std::printf("forward pass (scalar reference): %.1f ms\n",
-                std::chrono::duration<double, std::milli>(t1 - t0).count());
+#ifdef LMTCNN_FORCE_REFERENCE
+    const char* path = "scalar reference";
+#else
+    const char* path = lmtcnn::simd_arch::name();
+#endif
+    std::printf("forward pass (%s): %.1f ms\n", path, std::chrono::duration<double, std::milli>(t1 - t0).count());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lmtcnn_demo: %s\n", e.what());
     return 1;

@@ -94,7 +94,7 @@ double max_abs_diff(const tensor<T>& got, const std::vector<double>& expected) {
 }
 
 template <class T>
-void check_case(const golden_case& c, double prob_tol, double logit_tol) {
+void check_case(const golden_case& c, double prob_tol, double logit_tol, bool reference = true) {
   INFO(c.title);
   tensor_map<T> weights;
   tensor<T> input;
@@ -111,12 +111,12 @@ void check_case(const golden_case& c, double prob_tol, double logit_tol) {
   const lmtcnn_net<T> net(weights, opt);
   CHECK(net.name() == c.variant);
 
-  const lmtcnn_output<T> out = net.forward(input.view());
+  const lmtcnn_output<T> out = reference ? net.forward_reference(input.view()) : net.forward(input.view());
   const double age_p = max_abs_diff(out.age_probs, c.outputs.at("age_probs"));
   const double gender_p = max_abs_diff(out.gender_probs, c.outputs.at("gender_probs"));
   const double age_l = max_abs_diff(out.age_logits, c.outputs.at("age_logits"));
   const double gender_l = max_abs_diff(out.gender_logits, c.outputs.at("gender_logits"));
-  MESSAGE(c.title << " (" << sizeof(T) * 8 << "-bit): max |diff| probabilities " << std::max(age_p, gender_p)
+  MESSAGE(c.title << " (" << sizeof(T) * 8 << "-bit, " << std::string(reference ? "reference" : "engine") << "): max |diff| probabilities " << std::max(age_p, gender_p)
                   << ", logits " << std::max(age_l, gender_l));
   CHECK(age_p <= prob_tol);
   CHECK(gender_p <= prob_tol);
@@ -133,3 +133,9 @@ TEST_CASE("LMTCNN float64 equals PyTorch float64") {
 TEST_CASE("LMTCNN float32 is within 1e-5 (probabilities) and 1e-4 (logits) of PyTorch float64") {
   for (const golden_case& c : read_goldens()) check_case<float>(c, 1e-5, 1e-4);
 }
+
+#ifndef LMTCNN_FORCE_REFERENCE
+TEST_CASE("LMTCNN float32 on the SIMD engine is within 1e-5 (probabilities) and 1e-4 (logits) of PyTorch float64") {
+  for (const golden_case& c : read_goldens()) check_case<float>(c, 1e-5, 1e-4, false);
+}
+#endif

@@ -167,9 +167,13 @@ TEST_CASE("a written file reads back: metadata, tensors, graph, self-test") {
   CHECK(f.net_graph().nodes[2].tensors[1].empty());  // an absent optional tensor survives
   const model<float> m(weights_file::from_bytes(b.data(), b.size(), "small.lmt"));
   REQUIRE(m.has_self_test());
-  const self_test_report r = m.self_test();
+  const self_test_report r = m.self_test();  // on the SIMD engine
   CHECK(r.values == 2 * 3 * 2);
-  CHECK(r.max_abs_diff == 0.0);  // same ops, same order, same machine
+  CHECK(r.max_abs_diff <= 1e-6);
+  // the reference path repeats the writer's computation exactly
+  const tensor_view<const float> in = f.view("selftest/input");
+  const auto ref_out = m.forward_reference(in);
+  CHECK(std::memcmp(ref_out.at("probs").data(), f.view("selftest/probs").data(), 2 * 3 * 4) == 0);
   CHECK_THROWS_AS(f.view("nope"), format_error);
 }
 
@@ -192,7 +196,7 @@ TEST_CASE("LMTCNN-2-1 round trip: the file gives the in-memory network's outputs
   o.bn_mode = batch_norm_mode::moving_average;
   const lmtcnn_net<float> net(w, o);
   const tensor<float> input = seeded::pixels<float>({1, 227, 227, 3}, 3, "input");
-  const lmtcnn_output<float> expected = net.forward(input.view());
+  const lmtcnn_output<float> expected = net.forward_reference(input.view());
 
   tensor_map<float> all = w;
   all.emplace("selftest/input", input);
@@ -207,7 +211,7 @@ TEST_CASE("LMTCNN-2-1 round trip: the file gives the in-memory network's outputs
   meta["network.name"] = meta_value::text("LMTCNN-2-1");
   const bytes_t b = serialize_weights(meta, lmtcnn_graph(lmtcnn_variant::v2_1, o.bn_mode), all, st);
   const model<float> m(weights_file::from_bytes(b.data(), b.size(), "lmtcnn-2-1.lmt"));
-  const auto got = m.forward(input.view());
+  const auto got = m.forward_reference(input.view());
   CHECK(std::memcmp(got.at("age_probs").data(), expected.age_probs.data(), 8 * 4) == 0);
   CHECK(std::memcmp(got.at("gender_probs").data(), expected.gender_probs.data(), 2 * 4) == 0);
   CHECK(std::memcmp(got.at("age_logits").data(), expected.age_logits.data(), 8 * 4) == 0);

@@ -311,6 +311,7 @@ source_weights read_tfjs_manifest(const std::string& text, const std::string& pa
         throw error(where + ": runs past the end of the shards (" + std::to_string(bytes.size()) + " bytes)");
       lmtcnn::tensor<float> t(sh);
       const unsigned char* d = bytes.data() + pos;
+      // q * scale is rounded before min is added (as in JavaScript); the build turns off FMA contraction.
       for (std::size_t k = 0; k < count; ++k) {
         float v;
         if (stored == "uint8") {

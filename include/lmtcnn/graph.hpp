@@ -288,8 +288,9 @@ class graph_net {
   }
 
   const graph& net_graph() const { return graph_; }
-  /// The weights by name.
+  /// The weights by name, and what keeps their storage alive.
   const std::map<std::string, tensor_view<const T>>& weights() const { return views_; }
+  const std::shared_ptr<const void>& owner() const { return owner_; }
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs.
   std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const {

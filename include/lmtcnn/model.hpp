@@ -11,6 +11,9 @@
 
 #include "lmtcnn/graph.hpp"
 #include "lmtcnn/weights_file.hpp"
+#ifndef LMTCNN_FORCE_REFERENCE
+#include "lmtcnn/engine.hpp"
+#endif
 
 namespace lmtcnn {
 
@@ -39,6 +42,10 @@ class model {
   explicit model(std::shared_ptr<const weights_file> file)
       : file_name_(file->file_name()), meta_(file->meta()), net_(make_net(file)) {
     const weights_file& f = *file;
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>)
+      engine_ = std::make_shared<const engine_net<simd_arch>>(net_.net_graph(), net_.weights(), net_.owner());
+#endif
     if (f.self_test()) {
       spec_ = *f.self_test();
       test_input_ = copy(f.view(spec_->input_tensor));
@@ -52,8 +59,17 @@ class model {
   const graph_net<T>& net() const { return net_; }
   bool has_self_test() const { return spec_.has_value(); }
 
-  /// Runs the network on input [n,h,w,c]; returns the named outputs.
-  std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const { return net_.forward(input); }
+  /// Runs the network on input [n,h,w,c]; returns the named outputs. float models run on the SIMD
+  /// engine (unless built with LMTCNN_FORCE_REFERENCE), others on the scalar reference.
+  std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const {
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>) return engine_->forward(input);
+#endif
+    return net_.forward(input);
+  }
+
+  /// The same on the scalar reference ops.
+  std::map<std::string, tensor<T>> forward_reference(tensor_view<const T> input) const { return net_.forward(input); }
 
   /// Runs the stored input and compares every output with the stored expectation
   /// (|got - expected| <= abs_tol + rel_tol * |expected|). Throws format_error naming the output
@@ -64,7 +80,7 @@ class model {
       throw format_error(file_name_ + ": self-test input " + test_input_.shape().str() + " is not NHWC");
     std::map<std::string, tensor<T>> got;
     try {
-      got = net_.forward(test_input_.view());
+      got = forward(test_input_.view());
     } catch (const shape_error& e) {
       throw format_error(file_name_ + ": self-test input does not fit the network: " + e.what());
     }
@@ -115,6 +131,9 @@ class model {
   std::string file_name_;
   metadata meta_;
   graph_net<T> net_;
+#ifndef LMTCNN_FORCE_REFERENCE
+  std::shared_ptr<const engine_net<simd_arch>> engine_;  // float models only
+#endif
   std::optional<self_test_spec> spec_;
   tensor<T> test_input_;
   std::map<std::string, tensor<T>> expected_;

@@ -22,6 +22,9 @@
 
 #include "lmtcnn/graph.hpp"
 #include "lmtcnn/reference.hpp"
+#ifndef LMTCNN_FORCE_REFERENCE
+#include "lmtcnn/engine.hpp"
+#endif
 #include "lmtcnn/seeded.hpp"
 #include "lmtcnn/tensor.hpp"
 
@@ -189,19 +192,44 @@ class lmtcnn_net {
   explicit lmtcnn_net(const tensor_map<T>& weights, lmtcnn_options options = {})
       : variant_(recognise_variant(weights, options.variant)),
         bn_mode_(options.bn_mode),
-        net_(lmtcnn_graph(variant_, bn_mode_), checked_weights(weights, variant_, bn_mode_)) {}
+        net_(lmtcnn_graph(variant_, bn_mode_), checked_weights(weights, variant_, bn_mode_)) {
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>)
+      engine_ = std::make_shared<const engine_net<simd_arch>>(net_.net_graph(), net_.weights(), net_.owner());
+#endif
+  }
 
   lmtcnn_variant variant() const { return variant_; }
   batch_norm_mode bn_mode() const { return bn_mode_; }
   std::string name() const { return to_string(variant_); }
 
   /// Runs the network on input [n,227,227,3] RGB (any pixel scale; each image is standardised first).
-  /// In batch_statistics mode the batch norm statistics are those of the whole batch.
+  /// In batch_statistics mode the batch norm statistics are those of the whole batch. float networks
+  /// run on the SIMD engine (unless built with LMTCNN_FORCE_REFERENCE), others on the reference ops.
   lmtcnn_output<T> forward(tensor_view<const T> input) const {
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>) return run(input, true);
+#endif
+    return run(input, false);
+  }
+
+  /// The same on the scalar reference ops.
+  lmtcnn_output<T> forward_reference(tensor_view<const T> input) const { return run(input, false); }
+
+  /// The layer graph this network runs.
+  const graph& net_graph() const { return net_.net_graph(); }
+
+ private:
+  lmtcnn_output<T> run(tensor_view<const T> input, [[maybe_unused]] bool fast) const {
     if (input.rank() != 4 || input.dim(1) != input_size || input.dim(2) != input_size || input.dim(3) != 3 ||
         input.dim(0) < 1)
       throw shape_error(name() + " layer 'input': got " + input.shape().str() + ", expected [n,227,227,3]");
-    std::map<std::string, tensor<T>> out = net_.forward(input);
+    std::map<std::string, tensor<T>> out;
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>)
+      if (fast) out = engine_->forward(input);
+#endif
+    if (out.empty()) out = net_.forward(input);
     lmtcnn_output<T> r;
     r.age_logits = std::move(out.at("age_logits"));
     r.age_probs = std::move(out.at("age_probs"));
@@ -210,10 +238,6 @@ class lmtcnn_net {
     return r;
   }
 
-  /// The layer graph this network runs.
-  const graph& net_graph() const { return net_.net_graph(); }
-
- private:
   static tensor_map<T> checked_weights(const tensor_map<T>& weights, lmtcnn_variant v, batch_norm_mode m) {
     tensor_map<T> kept;
     std::string problems;
@@ -260,6 +284,9 @@ class lmtcnn_net {
   lmtcnn_variant variant_;
   batch_norm_mode bn_mode_;
   graph_net<T> net_;
+#ifndef LMTCNN_FORCE_REFERENCE
+  std::shared_ptr<const engine_net<simd_arch>> engine_;  // float networks only
+#endif
 };
 
 /// Untrained LMTCNN weights from lmtcnn::seeded, for benchmarks and demos: filters uniform in

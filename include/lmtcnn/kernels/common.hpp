@@ -1,0 +1,77 @@
+// lmtcnn SIMD kernels: what every family shares.
+//
+// Kernels are templates over an xsimd architecture tag A (xsimd::avx512f, xsimd::fma3<xsimd::avx2>,
+// xsimd::neon64, ...): pure functions over raw pointers, no allocation, no exceptions. Activations are
+// NHWC float32 with channels contiguous; per-channel vectors (bias, scale, shift, packed filters) are
+// zero-padded by the caller to a multiple of the vector width, so a kernel may always load whole
+// vectors of them. Kernels may read up to one vector (tensor_slack_bytes) past the last channel of an
+// activation row, which lmtcnn::tensor's slack makes safe; they never write past the data.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include <xsimd/xsimd.hpp>
+
+namespace lmtcnn {
+namespace kernels {
+
+template <class A>
+using vf = xsimd::batch<float, A>;
+
+/// Floats per vector of architecture A.
+template <class A>
+inline constexpr std::size_t width = vf<A>::size;
+
+/// n rounded up to a multiple of the vector width.
+template <class A>
+constexpr std::size_t round_up(std::size_t n) {
+  return (n + width<A> - 1) / width<A> * width<A>;
+}
+
+/// Activation after a layer (the same numbering as lmtcnn::activation).
+enum class act : int { none = 0, relu = 1, leaky_relu = 2 };
+
+/// The fused epilogue per output channel c: y += bias[c]; activation; y = y * scale[c] + shift[c].
+/// Null pointers are skipped; non-null arrays are padded to a multiple of the vector width.
+struct epilogue_k {
+  const float* bias = nullptr;
+  act activation = act::none;
+  float alpha = 0;  ///< leaky ReLU slope
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+};
+
+template <class A>
+inline vf<A> apply(const epilogue_k& e, vf<A> y, std::size_t c) {
+  if (e.bias) y += vf<A>::load_unaligned(e.bias + c);
+  if (e.activation == act::relu) {
+    y = xsimd::max(y, vf<A>(0.f));
+  } else if (e.activation == act::leaky_relu) {
+    y = xsimd::select(y < vf<A>(0.f), y * vf<A>(e.alpha), y);
+  }
+  if (e.scale) y *= vf<A>::load_unaligned(e.scale + c);
+  if (e.shift) y += vf<A>::load_unaligned(e.shift + c);
+  return y;
+}
+
+/// Stores the first n (< width) lanes of v.
+template <class A>
+inline void store_partial(float* dst, vf<A> v, std::size_t n) {
+  alignas(64) float tmp[width<A>];
+  v.store_aligned(tmp);
+  std::memcpy(dst, tmp, n * sizeof(float));
+}
+
+/// Stores min(n, width) lanes of v.
+template <class A>
+inline void store_upto(float* dst, vf<A> v, std::size_t n) {
+  if (n >= width<A>)
+    v.store_unaligned(dst);
+  else
+    store_partial<A>(dst, v, n);
+}
+
+}  // namespace kernels
+}  // namespace lmtcnn

@@ -1,0 +1,125 @@
+// lmtcnn SIMD kernels: register-blocked GEMM, the core of pointwise (1x1) and standard convolution.
+//
+// Computes out[r][c] = epilogue(sum_k a[r][k] * b[k][c]) for m rows, n columns and a reduction of k.
+// Contract:
+//   - b is packed once (pack_gemm_b) into panels of nr = 2 vectors of columns: panel p holds, for each
+//     k, nr floats (columns p*nr .. p*nr+nr-1, zero past n). Epilogue arrays are padded to the panels.
+//   - a tile of up to mr rows is packed k-major into a caller scratch of mr*k floats (pack_gemm_a, or
+//     written directly by an im2col gather), so the inner loop reads one pointer.
+//   - out rows are given as pointers (any row stride); only columns < n are written.
+#pragma once
+
+#include "lmtcnn/kernels/common.hpp"
+
+namespace lmtcnn {
+namespace kernels {
+
+/// Rows of a GEMM tile: as many as the registers hold next to 2 accumulator vectors per row.
+template <class A>
+constexpr std::size_t gemm_mr() {
+  if constexpr (width<A> >= 16) return 12;  // 24 of 32 zmm accumulate
+  else if constexpr (width<A> == 8) return 6;  // 12 of 16 ymm
+  else if constexpr (sizeof(void*) == 8 && width<A> == 4 && std::is_base_of_v<xsimd::neon, A>) return 8;  // 16 of 32 q
+  else return 4;  // 8 of 16 xmm
+}
+
+/// Columns of a GEMM panel: two vectors.
+template <class A>
+constexpr std::size_t gemm_nr() {
+  return 2 * width<A>;
+}
+
+/// Floats pack_gemm_b writes for k x n.
+template <class A>
+constexpr std::size_t packed_gemm_b_size(std::size_t k, std::size_t n) {
+  return (n + gemm_nr<A>() - 1) / gemm_nr<A>() * gemm_nr<A>() * k;
+}
+
+/// Packs b (k x n, row stride ldb) into panels; dst holds packed_gemm_b_size floats.
+template <class A>
+void pack_gemm_b(const float* b, std::size_t k, std::size_t n, std::size_t ldb, float* dst) {
+  constexpr std::size_t nr = gemm_nr<A>();
+  for (std::size_t p = 0; p < n; p += nr)
+    for (std::size_t kk = 0; kk < k; ++kk)
+      for (std::size_t j = 0; j < nr; ++j) *dst++ = p + j < n ? b[kk * ldb + p + j] : 0.f;
+}
+
+/// Packs up to mr rows (each k floats) k-major into scratch (mr*k floats); missing rows repeat row 0.
+template <class A>
+void pack_gemm_a(const float* const* rows, std::size_t m, std::size_t k, float* scratch) {
+  constexpr std::size_t mr = gemm_mr<A>();
+  for (std::size_t kk = 0; kk < k; ++kk)
+    for (std::size_t r = 0; r < mr; ++r) scratch[kk * mr + r] = rows[r < m ? r : 0][kk];
+}
+
+/// One mr x nr tile: packed a (k-major, mr per k) times one b panel, epilogue, store of m rows and
+/// ncols (<= nr) columns starting at column col of each out row.
+template <class A>
+inline void gemm_tile(const float* apack, const float* bpanel, std::size_t k, float* const* out, std::size_t m,
+                      std::size_t col, std::size_t ncols, const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
+  vf<A> acc0[mr], acc1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    acc0[r] = vf<A>(0.f);
+    acc1[r] = vf<A>(0.f);
+  }
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
+    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
+    const float* a = apack + kk * mr;
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r) {
+      const vf<A> ar(a[r]);
+      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
+      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
+    }
+  }
+  for (std::size_t r = 0; r < m; ++r) {
+    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
+    if (ncols == 2 * w) {
+      y0.store_unaligned(out[r] + col);
+      y1.store_unaligned(out[r] + col + w);
+    } else {
+      store_upto<A>(out[r] + col, y0, ncols);
+      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
+    }
+  }
+}
+
+/// All n columns for one block of m <= mr rows whose a tile is already packed.
+template <class A>
+void gemm_block_packed(const float* apack, std::size_t m, std::size_t k, const float* bpacked, std::size_t n,
+                       float* const* out, const epilogue_k& ep) {
+  constexpr std::size_t nr = gemm_nr<A>();
+  for (std::size_t p = 0; p < n; p += nr)
+    gemm_tile<A>(apack, bpacked + p * k, k, out, m, p, std::min(nr, n - p), ep);
+}
+
+/// out rows = epilogue(rows x b) for m <= mr rows given by pointers; scratch holds mr*k floats.
+template <class A>
+void gemm_block(const float* const* rows, std::size_t m, std::size_t k, const float* bpacked, std::size_t n,
+                float* const* out, const epilogue_k& ep, float* scratch) {
+  pack_gemm_a<A>(rows, m, k, scratch);
+  gemm_block_packed<A>(scratch, m, k, bpacked, n, out, ep);
+}
+
+/// A whole matrix: a (m x k, row stride lda) times packed b into out (row stride ldo).
+template <class A>
+void gemm(const float* a, std::size_t m, std::size_t k, std::size_t lda, const float* bpacked, std::size_t n,
+          float* out, std::size_t ldo, const epilogue_k& ep, float* scratch) {
+  constexpr std::size_t mr = gemm_mr<A>();
+  const float* rows[mr];
+  float* outs[mr];
+  for (std::size_t i = 0; i < m; i += mr) {
+    const std::size_t mm = std::min(mr, m - i);
+    for (std::size_t r = 0; r < mr; ++r) {
+      rows[r] = a + (i + (r < mm ? r : 0)) * lda;
+      outs[r] = out + (i + (r < mm ? r : 0)) * ldo;
+    }
+    gemm_block<A>(rows, mm, k, bpacked, n, outs, ep, scratch);
+  }
+}
+
+}  // namespace kernels
+}  // namespace lmtcnn

@@ -1,0 +1,52 @@
+// lmtcnn SIMD kernels: max and average pooling, NHWC, vectorised over channels.
+// Contract: reads whole vectors of each input pixel's channels (up to one vector past the last
+// channel: slack); writes only the c channels. Padding cells are skipped: for max they never win
+// (TensorFlow's -inf), for average they are not counted.
+#pragma once
+
+#include <limits>
+
+#include "lmtcnn/kernels/conv.hpp"
+
+namespace lmtcnn {
+namespace kernels {
+
+namespace detail {
+/// The window rows/columns [lo, hi) of output index o that lie inside an axis of length n.
+inline void window_range(std::size_t o, std::size_t stride, std::size_t pad, std::size_t k, std::size_t n,
+                         std::size_t& lo, std::size_t& hi) {
+  const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(o * stride) - static_cast<std::ptrdiff_t>(pad);
+  const std::ptrdiff_t end = std::min<std::ptrdiff_t>(start + static_cast<std::ptrdiff_t>(k), static_cast<std::ptrdiff_t>(n));
+  lo = static_cast<std::size_t>(std::max<std::ptrdiff_t>(start, 0));
+  hi = static_cast<std::size_t>(std::max<std::ptrdiff_t>(end, static_cast<std::ptrdiff_t>(lo)));
+}
+}  // namespace detail
+
+/// One image; g.kh/g.kw are the window, g.out_c == g.in_c. max_pool selects max, else average.
+template <class A, bool max_pool>
+void pool_image(const float* in, const conv_geom& g, float* out) {
+  constexpr std::size_t w = width<A>;
+  const std::size_t c = g.in_c;
+  for (std::size_t oy = 0; oy < g.out_h; ++oy) {
+    std::size_t y0, y1;
+    detail::window_range(oy, g.stride_h, g.pad_top, g.kh, g.in_h, y0, y1);
+    for (std::size_t ox = 0; ox < g.out_w; ++ox) {
+      std::size_t x0, x1;
+      detail::window_range(ox, g.stride_w, g.pad_left, g.kw, g.in_w, x0, x1);
+      float* dst = out + (oy * g.out_w + ox) * c;
+      const vf<A> inv(1.f / static_cast<float>((y1 - y0) * (x1 - x0)));
+      for (std::size_t ch = 0; ch < c; ch += w) {
+        vf<A> acc(max_pool ? -std::numeric_limits<float>::infinity() : 0.f);
+        for (std::size_t y = y0; y < y1; ++y)
+          for (std::size_t x = x0; x < x1; ++x) {
+            const vf<A> v = vf<A>::load_unaligned(in + (y * g.in_w + x) * c + ch);
+            acc = max_pool ? xsimd::max(acc, v) : acc + v;
+          }
+        store_upto<A>(dst + ch, max_pool ? acc : acc * inv, c - ch);
+      }
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace lmtcnn

@@ -1,0 +1,368 @@
+// Every SIMD kernel against the scalar reference, for every architecture this build can run
+// (AVX-512, AVX2+FMA, SSE4.2 on x86; NEON on AArch64), on awkward shapes: channels below, at, above
+// and not a multiple of the vector width, odd image sizes, every padding case, strides 1, 2 and 4,
+// and the real layer shapes of LMTCNN and the face-api.js networks. Tolerances grow with the
+// reduction length. Seeds are fixed; a failure prints the shape and the arch.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+#include "lmtcnn/engine.hpp"
+#include "lmtcnn/nets/faceapi.hpp"
+#include "lmtcnn/nets/lmtcnn.hpp"
+#include "lmtcnn/seeded.hpp"
+
+using namespace lmtcnn;
+
+namespace {
+
+// ---- the architectures of this build -------------------------------------------------------------
+template <class... T>
+struct type_list {};
+template <class L, bool add, class T>
+struct push;
+template <class... Ts, class T>
+struct push<type_list<Ts...>, true, T> {
+  using type = type_list<Ts..., T>;
+};
+template <class... Ts, class T>
+struct push<type_list<Ts...>, false, T> {
+  using type = type_list<Ts...>;
+};
+using l0 = type_list<>;
+using l1 = push<l0, XSIMD_WITH_AVX512F == 1, xsimd::avx512f>::type;
+using l2 = push<l1, XSIMD_WITH_FMA3_AVX2 == 1, xsimd::fma3<xsimd::avx2>>::type;
+using l3 = push<l2, XSIMD_WITH_SSE4_2 == 1, xsimd::sse4_2>::type;
+using l4 = push<l3, XSIMD_WITH_NEON64 == 1, xsimd::neon64>::type;
+template <class L>
+struct as_tuple;
+template <class... Ts>
+struct as_tuple<type_list<Ts...>> {
+  using type = std::tuple<Ts...>;
+};
+using archs = as_tuple<l4>::type;
+static_assert(std::tuple_size_v<archs> > 0, "no SIMD architecture to test");
+
+std::uint64_t seed_counter = 1;
+
+tensor<float> rnd(const shape& s, double lo = -1, double hi = 1) {
+  return seeded::uniform<float>(s, 20261129, "t" + std::to_string(seed_counter++), lo, hi);
+}
+
+/// |got - want| <= tol * (1 + sqrt(reduction)) * (1 + |want|) for every element.
+void check_close(const tensor<float>& got, const tensor<float>& want, double reduction, const std::string& what,
+                 double tol = 4e-6) {
+  REQUIRE_MESSAGE(got.shape() == want.shape(), what);
+  double worst = 0;
+  index_t at = 0;
+  for (index_t i = 0; i < got.size(); ++i) {
+    const double g = got[i], w = want[i];
+    const double allowed = tol * (1 + std::sqrt(reduction)) * (1 + std::abs(w));
+    const double diff = std::abs(g - w);
+    const double excess = diff == 0 ? 0 : diff / allowed;
+    if (!(excess <= worst)) {  // also catches NaN
+      worst = std::isnan(excess) ? 1e30 : excess;
+      at = i;
+    }
+  }
+  CHECK_MESSAGE(worst <= 1.0, what << ": element " << at << " got " << got[at] << " want " << want[at]);
+}
+
+/// Pads a per-channel vector to whole GEMM panels, as the engine does.
+template <class A>
+tensor<float> padded(const tensor<float>& v, float fill) {
+  const std::size_t n = static_cast<std::size_t>(v.size()), w = 2 * kernels::width<A>;
+  tensor<float> t({static_cast<index_t>((n + w - 1) / w * w)});
+  for (index_t i = 0; i < t.size(); ++i) t[i] = i < v.size() ? v[i] : fill;
+  return t;
+}
+
+kernels::conv_geom geom_of(const shape& in, const shape& out, index_t kh, index_t kw, index_t sh, index_t sw,
+                           padding p) {
+  kernels::conv_geom g{};
+  g.in_h = static_cast<std::size_t>(in[1]);
+  g.in_w = static_cast<std::size_t>(in[2]);
+  g.in_c = static_cast<std::size_t>(in[3]);
+  g.out_h = static_cast<std::size_t>(out[1]);
+  g.out_w = static_cast<std::size_t>(out[2]);
+  g.out_c = static_cast<std::size_t>(out[3]);
+  g.kh = static_cast<std::size_t>(kh);
+  g.kw = static_cast<std::size_t>(kw);
+  g.stride_h = static_cast<std::size_t>(sh);
+  g.stride_w = static_cast<std::size_t>(sw);
+  g.pad_top = static_cast<std::size_t>(window_axis(in[1], kh, sh, p).pad_before);
+  g.pad_left = static_cast<std::size_t>(window_axis(in[2], kw, sw, p).pad_before);
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE_DEFINE("GEMM / pointwise convolution with every epilogue", A, gemm_id) {
+  constexpr index_t w = static_cast<index_t>(kernels::width<A>);
+  const index_t mr = static_cast<index_t>(kernels::gemm_mr<A>());
+  for (index_t m : {index_t(1), index_t(5), mr, mr + 1, index_t(29)})
+    for (index_t k : {1, 3, 17, 96})
+      for (index_t n : {index_t(1), index_t(3), w - 1, w, w + 1, 2 * w, 2 * w + 3, index_t(50)}) {
+        if (n < 1) continue;
+        const std::string what = std::string(A::name()) + " m=" + std::to_string(m) + " k=" + std::to_string(k) +
+                                 " n=" + std::to_string(n);
+        const tensor<float> x = rnd({1, 1, m, k}), f = rnd({1, 1, k, n}), b = rnd({n}), sc = rnd({n}, 0.5, 1.5),
+                            sh = rnd({n});
+        for (int act = 0; act <= 2; ++act) {
+          epilogue<float> ep;
+          ep.bias = b.view();
+          ep.relu = act == 1;
+          ep.scale = sc.view();
+          ep.shift = sh.view();
+          tensor<float> want({1, 1, m, n});
+          if (act == 2) {  // leaky: reference = conv + bias, then x<0 ? 0.1x : x, then affine
+            epilogue<float> e0;
+            e0.bias = b.view();
+            ref::pointwise_conv2d<float>(x.view(), f.view(), {}, want.view(), e0);
+            for (float& v : want) v = v < 0 ? v * 0.1f : v;
+            epilogue<float> e1;
+            e1.scale = sc.view();
+            e1.shift = sh.view();
+            ref::apply_epilogue<float>(tensor<float>(want).view(), e1, want.view());
+          } else {
+            ref::pointwise_conv2d<float>(x.view(), f.view(), {}, want.view(), ep);
+          }
+          tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(k, n))}), got({1, 1, m, n}),
+              scratch({mr * k});
+          kernels::pack_gemm_b<A>(f.data(), k, n, n, packed.data());
+          const tensor<float> pb = padded<A>(b, 0), ps = padded<A>(sc, 1), ph = padded<A>(sh, 0);
+          kernels::epilogue_k ek;
+          ek.bias = pb.data();
+          ek.activation = static_cast<kernels::act>(act);
+          ek.alpha = 0.1f;
+          ek.scale = ps.data();
+          ek.shift = ph.data();
+          kernels::gemm<A>(x.data(), m, k, k, packed.data(), n, got.data(), n, ek, scratch.data());
+          check_close(got, want, static_cast<double>(k), what + " act=" + std::to_string(act));
+        }
+      }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, VALID and SAME, odd sizes", A, conv_id) {
+  struct c_case {
+    index_t h, w, cin, cout, k, s;
+  };
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  const c_case cases[] = {{7, 9, 3, 5, 3, 1},      {11, 5, 1, vw + 1, 3, 2}, {9, 9, 3, 2 * vw, 7, 4},
+                          {13, 10, 5, vw - 1, 7, 4}, {6, 6, 2, 3, 1, 2},       {5, 4, 3, 96, 3, 2},
+                          {227, 227, 3, 96, 7, 4},  // LMTCNN conv1
+                          {112, 112, 3, 32, 3, 2},  // face-api conv_in
+                          {34, 34, 3, 16, 3, 1}};   // tiny face detector conv0 (smaller input)
+  for (const c_case& c : cases)
+    for (padding p : {padding::valid, padding::same}) {
+      const std::string what = std::string(A::name()) + " conv " + std::to_string(c.h) + "x" + std::to_string(c.w) +
+                               "x" + std::to_string(c.cin) + " k" + std::to_string(c.k) + " s" + std::to_string(c.s) +
+                               " ->" + std::to_string(c.cout) + " " + to_string(p);
+      const tensor<float> x = rnd({2, c.h, c.w, c.cin}), f = rnd({c.k, c.k, c.cin, c.cout}), b = rnd({c.cout});
+      const conv2d_params prm{c.s, c.s, p};
+      const shape os = ref::conv2d_output_shape(x.shape(), f.shape(), prm);
+      epilogue<float> ep;
+      ep.bias = b.view();
+      ep.relu = true;
+      tensor<float> want(os), got(os);
+      ref::conv2d<float>(x.view(), f.view(), prm, want.view(), ep);
+      const index_t kk = c.k * c.k * c.cin;
+      tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(static_cast<std::size_t>(kk),
+                                                                                 static_cast<std::size_t>(c.cout)))});
+      kernels::pack_gemm_b<A>(f.data(), static_cast<std::size_t>(kk), static_cast<std::size_t>(c.cout),
+                              static_cast<std::size_t>(c.cout), packed.data());
+      const kernels::conv_geom g = geom_of(x.shape(), os, c.k, c.k, c.s, c.s, p);
+      tensor<float> scratch({static_cast<index_t>(kernels::conv2d_scratch_size<A>(g))});
+      const tensor<float> pb = padded<A>(b, 0);
+      kernels::epilogue_k ek;
+      ek.bias = pb.data();
+      ek.activation = kernels::act::relu;
+      for (index_t n = 0; n < 2; ++n)
+        kernels::conv2d_image<A>(x.data() + n * c.h * c.w * c.cin, g, packed.data(),
+                                 got.data() + n * os[1] * os[2] * os[3], ek, scratch.data());
+      check_close(got, want, static_cast<double>(kk), what);
+    }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector width, strides, padding", A, dw_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  for (index_t c : {index_t(1), index_t(3), vw - 1, vw, vw + 1, 2 * vw + 5, index_t(96)})
+    for (const auto& [h, wd] : {std::pair<index_t, index_t>{5, 7}, {1, 1}, {2, 3}, {27, 27}, {14, 13}})
+      for (index_t k : {3, 5})
+        for (index_t s : {1, 2, 4})
+          for (padding p : {padding::valid, padding::same}) {
+            if (c < 1 || (p == padding::valid && (h < k || wd < k))) continue;
+            const std::string what = std::string(A::name()) + " dw c=" + std::to_string(c) + " " + std::to_string(h) +
+                                     "x" + std::to_string(wd) + " k" + std::to_string(k) + " s" + std::to_string(s) +
+                                     " " + to_string(p);
+            const tensor<float> x = rnd({1, h, wd, c}), f = rnd({k, k, c, 1}), b = rnd({c}), sc = rnd({c}, 0.5, 2),
+                                sh = rnd({c});
+            const conv2d_params prm{s, s, p};
+            const shape os = ref::depthwise_conv2d_output_shape(x.shape(), f.shape(), prm);
+            epilogue<float> ep;
+            ep.bias = b.view();
+            ep.relu = true;
+            ep.scale = sc.view();
+            ep.shift = sh.view();
+            tensor<float> want(os), got(os);
+            ref::depthwise_conv2d<float>(x.view(), f.view(), prm, want.view(), ep);
+            tensor<float> packed({k * k * static_cast<index_t>(kernels::round_up<A>(static_cast<std::size_t>(c)))});
+            kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(k * k), static_cast<std::size_t>(c),
+                                       packed.data());
+            const tensor<float> pb = padded<A>(b, 0), ps = padded<A>(sc, 1), ph = padded<A>(sh, 0);
+            kernels::epilogue_k ek;
+            ek.bias = pb.data();
+            ek.activation = kernels::act::relu;
+            ek.scale = ps.data();
+            ek.shift = ph.data();
+            kernels::depthwise_image<A>(x.data(), geom_of(x.shape(), os, k, k, s, s, p), packed.data(), got.data(), ek);
+            check_close(got, want, static_cast<double>(k * k), what);
+          }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, strides, channels", A, pool_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  for (index_t c : {index_t(1), index_t(3), vw, vw + 1, index_t(96)})
+    for (const auto& [h, wd] : {std::pair<index_t, index_t>{7, 7}, {5, 8}, {56, 56}, {27, 27}, {207, 13}})
+      for (const auto& [k, s] : {std::pair<index_t, index_t>{3, 2}, {2, 2}, {2, 1}, {7, 2}, {3, 1}})
+        for (padding p : {padding::valid, padding::same}) {
+          if (p == padding::valid && (h < k || wd < k)) continue;
+          const pool2d_params prm{k, k, s, s, p};
+          const tensor<float> x = rnd({2, h, wd, c}, -3, -1);  // all negative: -inf padding matters
+          const shape os = ref::pool2d_output_shape(x.shape(), prm);
+          const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, s, p);
+          for (bool is_max : {true, false}) {
+            tensor<float> want(os), got(os);
+            if (is_max)
+              ref::pool_max<float>(x.view(), prm, want.view());
+            else
+              ref::pool_avg<float>(x.view(), prm, want.view());
+            for (index_t n = 0; n < 2; ++n) {
+              const float* src = x.data() + n * h * wd * c;
+              float* dst = got.data() + n * os[1] * os[2] * c;
+              if (is_max)
+                kernels::pool_image<A, true>(src, g, dst);
+              else
+                kernels::pool_image<A, false>(src, g, dst);
+            }
+            check_close(got, want, static_cast<double>(k * k),
+                        std::string(A::name()) + (is_max ? " max" : " avg") + " pool c=" + std::to_string(c) + " " +
+                            std::to_string(h) + "x" + std::to_string(wd) + " k" + std::to_string(k) + " s" +
+                            std::to_string(s) + " " + to_string(p));
+          }
+        }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("LRN: window clipped at both ends, radius 0..5, beta 0.75 and 0.5", A, lrn_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  for (index_t c : {index_t(1), index_t(3), index_t(11), index_t(12), vw + 1, index_t(96)})
+    for (index_t r : {0, 1, 5})
+      for (double beta : {0.75, 0.5}) {
+        const tensor<float> x = rnd({1, 3, 5, c}, -4, 4);
+        const ref::lrn_params prm{r, 1.0, 1e-2, beta};
+        tensor<float> want(x.shape()), got(x.shape());
+        ref::lrn<float>(x.view(), prm, want.view());
+        tensor<float> scratch({static_cast<index_t>(kernels::lrn_scratch_size<A>(static_cast<std::size_t>(c),
+                                                                                 static_cast<std::size_t>(r)))});
+        kernels::lrn_pixels<A>(x.data(), 15, static_cast<std::size_t>(c), static_cast<std::size_t>(r), 1.f, 1e-2f,
+                               static_cast<float>(beta), got.data(), scratch.data());
+        check_close(got, want, static_cast<double>(2 * r + 1),
+                    std::string(A::name()) + " lrn c=" + std::to_string(c) + " r=" + std::to_string(r));
+      }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("fully connected: column counts around the block, LMTCNN's full1", A, fc_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  const index_t block = static_cast<index_t>(kernels::dense_block_vectors<A>()) * vw;
+  struct f_case {
+    index_t k, m;
+  };
+  const f_case cases[] = {{1, 1},         {7, 3},         {100, vw},     {100, vw + 1}, {33, block - 1},
+                          {33, block},    {33, block + 3}, {512, 512},   {512, 8},      {512, 2},
+                          {13824, 512}};  // LMTCNN full1
+  for (const f_case& c : cases) {
+    const tensor<float> x = rnd({2, c.k}), wt = rnd({c.k, c.m}, -0.05, 0.05), b = rnd({c.m});
+    epilogue<float> ep;
+    ep.bias = b.view();
+    ep.relu = true;
+    tensor<float> want({2, c.m}), got({2, c.m});
+    ref::fully_connected<float>(x.view(), wt.view(), want.view(), ep);
+    const tensor<float> pb = padded<A>(b, 0);
+    kernels::epilogue_k ek;
+    ek.bias = pb.data();
+    ek.activation = kernels::act::relu;
+    for (index_t n = 0; n < 2; ++n)
+      kernels::dense_row<A>(x.data() + n * c.k, static_cast<std::size_t>(c.k), wt.data(), static_cast<std::size_t>(c.m),
+                            got.data() + n * c.m, ek);
+    check_close(got, want, static_cast<double>(c.k),
+                std::string(A::name()) + " fc k=" + std::to_string(c.k) + " m=" + std::to_string(c.m));
+  }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("element-wise and statistics kernels", A, misc_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  for (index_t n : {index_t(1), vw - 1, vw, vw + 1, index_t(1000)}) {
+    if (n < 1) continue;
+    const tensor<float> a = rnd({1, 1, 1, n}), b = rnd({1, 1, 1, n});
+    tensor<float> want(a.shape()), got(a.shape());
+    ref::relu<float>(a.view(), want.view());
+    kernels::relu_n<A>(a.data(), got.data(), static_cast<std::size_t>(n));
+    check_close(got, want, 1, std::string(A::name()) + " relu n=" + std::to_string(n), 0);
+    ref::add<float>(a.view(), b.view(), want.view());
+    kernels::add_n<A>(a.data(), b.data(), got.data(), static_cast<std::size_t>(n));
+    check_close(got, want, 1, std::string(A::name()) + " add n=" + std::to_string(n), 0);
+  }
+  for (index_t m : {index_t(1), index_t(2), index_t(8), vw + 3}) {
+    const tensor<float> x = rnd({3, m}, -10, 10);
+    tensor<float> want(x.shape()), got(x.shape());
+    ref::softmax<float>(x.view(), want.view());
+    kernels::softmax_rows<A>(x.data(), 3, static_cast<std::size_t>(m), got.data());
+    check_close(got, want, static_cast<double>(m), std::string(A::name()) + " softmax m=" + std::to_string(m));
+  }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference graph", A, net_id) {
+  struct net_case {
+    std::string name;
+    graph g;
+    tensor_map<float> w;
+    index_t batch;
+  };
+  std::vector<net_case> cases;
+  for (lmtcnn_variant v : {lmtcnn_variant::v1_1, lmtcnn_variant::v2_1})
+    for (batch_norm_mode m : {batch_norm_mode::moving_average, batch_norm_mode::batch_statistics})
+      cases.push_back({std::string(to_string(v)) + " " + to_string(m), lmtcnn_graph(v, m),
+                       lmtcnn_seeded_weights<float>(v, 7), 2});
+  auto seeded_for = [](const std::vector<tensor_spec>& specs) {
+    tensor_map<float> w;
+    for (const tensor_spec& s : specs) {
+      const double fan = s.dims.rank() >= 2 ? static_cast<double>(s.dims.elements() / s.dims[s.dims.rank() - 1]) : 16.0;
+      const double r = std::sqrt(3.0 / fan);
+      w.emplace(s.name, seeded::uniform<float>(s.dims, 9, s.name, -r, r));
+    }
+    return w;
+  };
+  cases.push_back({"face-api AgeGenderNet", faceapi_age_gender_graph(256), seeded_for(faceapi_age_gender_tensors()), 2});
+  cases.push_back({"face-api tiny_face_detector at 96", faceapi_tiny_face_detector_graph(96),
+                   seeded_for(faceapi_tiny_face_detector_tensors()), 1});
+  for (const net_case& c : cases) {
+    const shape& d = c.g.input_dims;
+    const tensor<float> input = seeded::pixels<float>({c.batch, d[0], d[1], d[2]}, 3, "input");
+    const auto want = graph_net<float>(c.g, c.w).forward(input.view());
+    const auto got = engine_net<A>(c.g, c.w).forward(input.view());
+    for (const auto& [name, t] : want)
+      check_close(got.at(name), t, 512, std::string(A::name()) + " " + c.name + " output " + name, 2e-5);
+  }
+}
+
+TEST_CASE_TEMPLATE_APPLY(gemm_id, archs);
+TEST_CASE_TEMPLATE_APPLY(conv_id, archs);
+TEST_CASE_TEMPLATE_APPLY(dw_id, archs);
+TEST_CASE_TEMPLATE_APPLY(pool_id, archs);
+TEST_CASE_TEMPLATE_APPLY(lrn_id, archs);
+TEST_CASE_TEMPLATE_APPLY(fc_id, archs);
+TEST_CASE_TEMPLATE_APPLY(misc_id, archs);
+TEST_CASE_TEMPLATE_APPLY(net_id, archs);
