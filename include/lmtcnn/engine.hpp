@@ -173,7 +173,7 @@ class engine_net {
         p.bias = padded(node.tensors.size() > 1 ? w(node.tensors[1]) : nullptr, nout, 0.f);
         p.ep.bias = p.bias.data();
         set_act(node.ints[3]);
-        scratch_floats_ = std::max(scratch_floats_, kernels::gemm_mr<A>() * k);
+        scratch_floats_ = std::max(scratch_floats_, kernels::conv2d_scratch_size<A>(p.geom));
         break;
       }
       case op_kind::depthwise_conv2d: {

@@ -16,43 +16,91 @@ struct conv_geom {
 
 // ---- standard convolution ------------------------------------------------------------------------
 // Contract: filter [kh,kw,cin,cout] is a (kh*kw*cin) x cout matrix, packed once with pack_gemm_b.
-// For each tile of up to mr output pixels (row-major order) the kernel gathers their patches into
-// the scratch (mr * kh*kw*cin floats, k-major; padding cells are 0) and runs the GEMM tile on it.
+// For each tile of up to mr output pixels (row-major order) the kernel copies their patches into the
+// scratch (each window row is kw*cin contiguous floats of NHWC input; padding cells are 0), transposes
+// them k-major and runs the GEMM tile. Scratch: conv2d_scratch_size floats.
 
-/// Floats of scratch conv2d_image needs.
 template <class A>
 constexpr std::size_t conv2d_scratch_size(const conv_geom& g) {
-  return gemm_mr<A>() * g.kh * g.kw * g.in_c;
+  const std::size_t k = g.kh * g.kw * g.in_c;
+  return 2 * gemm_mr<A>() * k + 2 * k;  // two tiles, and the tap offset table (ptrdiff_t = 2 floats)
 }
 
 /// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c].
 template <class A>
 void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, float* out, const epilogue_k& ep,
                   float* scratch) {
-  constexpr std::size_t mr = gemm_mr<A>();
-  const std::size_t k = g.kh * g.kw * g.in_c, pixels = g.out_h * g.out_w;
+  constexpr std::size_t mr = gemm_mr<A>(), nr = gemm_nr<A>();
+  const std::size_t k = g.kh * g.kw * g.in_c, pixels = g.out_h * g.out_w, span = g.kw * g.in_c;
+  float* apack = scratch;         // k-major tile
+  float* rows = scratch + mr * k;  // row-major patches
+  auto* koff = reinterpret_cast<std::ptrdiff_t*>(scratch + 2 * mr * k);  // taps from the window's corner
+  for (std::size_t ky = 0, kk = 0; ky < g.kh; ++ky)
+    for (std::size_t i = 0; i < span; ++i, ++kk) koff[kk] = static_cast<std::ptrdiff_t>(ky * g.in_w * g.in_c + i);
   float* outs[mr];
-  for (std::size_t p0 = 0; p0 < pixels; p0 += mr) {
-    const std::size_t m = std::min(mr, pixels - p0);
+
+  // Interior tiles read the image in place: mr pixels of one output row in [ox_lo, ox_hi), the columns
+  // whose windows lie inside the image, in rows likewise inside. The last tile of a row may overlap
+  // the one before it (those pixels are computed twice, identically).
+  std::size_t ox_lo = 0;
+  while (ox_lo < g.out_w && ox_lo * g.stride_w < g.pad_left) ++ox_lo;
+  std::size_t ox_hi = ox_lo;
+  while (ox_hi < g.out_w && ox_hi * g.stride_w - g.pad_left + g.kw <= g.in_w) ++ox_hi;
+  if (ox_hi - ox_lo < mr) ox_hi = ox_lo;  // too narrow for a whole tile: everything is gathered
+  auto row_inside = [&](std::size_t oy) {
+    const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
+    return iy0 >= 0 && iy0 + static_cast<std::ptrdiff_t>(g.kh) <= static_cast<std::ptrdiff_t>(g.in_h);
+  };
+  const std::size_t lda = g.stride_w * g.in_c;
+  for (std::size_t oy = 0; oy < g.out_h; ++oy) {
+    if (!row_inside(oy)) continue;
+    const std::size_t iy0 = oy * g.stride_h - g.pad_top;
+    for (std::size_t t = ox_lo; t < ox_hi; t += mr) {
+      const std::size_t ox = std::min(t, ox_hi - mr);
+      for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+      const float* a = in + (iy0 * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
+      for (std::size_t p = 0; p < g.out_c; p += nr)
+        gemm_tile_offsets<A>(a, lda, koff, bpacked + p * k, k, outs, p, std::min(nr, g.out_c - p), ep);
+    }
+  }
+
+  // Every other pixel: patches gathered (zeros for padding), mr at a time.
+  auto gather_tile = [&](const std::size_t* pixel, std::size_t m) {
     for (std::size_t r = 0; r < mr; ++r) {
-      const std::size_t p = p0 + (r < m ? r : 0);
+      const std::size_t p = pixel[r < m ? r : 0];
       outs[r] = out + p * g.out_c;
+      float* row = rows + r * k;
       const std::size_t oy = p / g.out_w, ox = p % g.out_w;
-      std::size_t kk = 0;
-      for (std::size_t ky = 0; ky < g.kh; ++ky) {
+      const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
+      for (std::size_t ky = 0; ky < g.kh; ++ky, row += span) {
         const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.stride_h + ky) - static_cast<std::ptrdiff_t>(g.pad_top);
         for (std::size_t kx = 0; kx < g.kw; ++kx) {
-          const std::ptrdiff_t ix =
-              static_cast<std::ptrdiff_t>(ox * g.stride_w + kx) - static_cast<std::ptrdiff_t>(g.pad_left);
-          const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<std::ptrdiff_t>(g.in_h) &&
-                              ix < static_cast<std::ptrdiff_t>(g.in_w);
-          const float* src = inside ? in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * g.in_c : nullptr;
-          for (std::size_t c = 0; c < g.in_c; ++c, ++kk) scratch[kk * mr + r] = inside ? src[c] : 0.f;
+          const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx);
+          float* dst = row + kx * g.in_c;
+          if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(g.in_h) || ix < 0 || ix >= static_cast<std::ptrdiff_t>(g.in_w))
+            std::fill(dst, dst + g.in_c, 0.f);
+          else
+            std::copy_n(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * g.in_c, g.in_c, dst);
         }
       }
     }
-    gemm_block_packed<A>(scratch, m, k, bpacked, g.out_c, outs, ep);
+    for (std::size_t kk = 0; kk < k; ++kk)
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < mr; ++r) apack[kk * mr + r] = rows[r * k + kk];
+    gemm_block_packed<A>(apack, m, k, bpacked, g.out_c, outs, ep);
+  };
+  std::size_t pending[mr];
+  std::size_t m = 0;
+  for (std::size_t q = 0; q < pixels; ++q) {
+    const std::size_t oy = q / g.out_w, ox = q % g.out_w;
+    if (row_inside(oy) && ox >= ox_lo && ox < ox_hi) continue;  // done in place above
+    pending[m++] = q;
+    if (m == mr) {
+      gather_tile(pending, m);
+      m = 0;
+    }
   }
+  if (m > 0) gather_tile(pending, m);
 }
 
 // ---- depthwise convolution -----------------------------------------------------------------------
@@ -67,37 +115,96 @@ void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float*
     for (std::size_t ch = 0; ch < cpad; ++ch) dst[t * cpad + ch] = ch < c ? filter[t * c + ch] : 0.f;
 }
 
+namespace detail {
+
+/// Any window, any position: only the taps inside the image.
+template <class A>
+inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* wpacked, std::size_t cpad,
+                             std::size_t ch, std::ptrdiff_t y0, std::ptrdiff_t x0) {
+  const std::size_t c = g.in_c;
+  const std::ptrdiff_t h = static_cast<std::ptrdiff_t>(g.in_h), wd = static_cast<std::ptrdiff_t>(g.in_w);
+  vf<A> acc(0.f);
+  for (std::size_t ky = 0; ky < g.kh; ++ky) {
+    const std::ptrdiff_t iy = y0 + static_cast<std::ptrdiff_t>(ky);
+    if (iy < 0 || iy >= h) continue;
+    for (std::size_t kx = 0; kx < g.kw; ++kx) {
+      const std::ptrdiff_t ix = x0 + static_cast<std::ptrdiff_t>(kx);
+      if (ix < 0 || ix >= wd) continue;
+      acc = xsimd::fma(vf<A>::load_unaligned(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * c + ch),
+                       vf<A>::load_aligned(wpacked + (ky * g.kw + kx) * cpad + ch), acc);
+    }
+  }
+  return acc;
+}
+
+}  // namespace detail
+
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c.
+/// For 3x3 windows, the nine weight vectors of a channel block stay in registers and four output
+/// pixels of a row are computed together (four independent FMA chains); border pixels take the
+/// general path.
 template <class A>
 void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep) {
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c, cpad = round_up<A>(c);
-  for (std::size_t oy = 0; oy < g.out_h; ++oy) {
-    const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
-    const std::size_t ky0 = y0 < 0 ? static_cast<std::size_t>(-y0) : 0;
-    const std::size_t ky1 = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(g.kh),
-                                                     static_cast<std::ptrdiff_t>(g.in_h) - y0) > 0
-                                ? static_cast<std::size_t>(std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(g.kh),
-                                                                                    static_cast<std::ptrdiff_t>(g.in_h) - y0))
-                                : 0;
-    for (std::size_t ox = 0; ox < g.out_w; ++ox) {
-      const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(ox * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
-      const std::size_t kx0 = x0 < 0 ? static_cast<std::size_t>(-x0) : 0;
-      const std::ptrdiff_t kx_end = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(g.kw),
-                                                             static_cast<std::ptrdiff_t>(g.in_w) - x0);
-      const std::size_t kx1 = kx_end > 0 ? static_cast<std::size_t>(kx_end) : 0;
-      float* dst = out + (oy * g.out_w + ox) * c;
-      for (std::size_t ch = 0; ch < cpad; ch += w) {
-        vf<A> acc(0.f);
-        for (std::size_t ky = ky0; ky < ky1; ++ky) {
-          const float* row = in + (static_cast<std::size_t>(y0 + static_cast<std::ptrdiff_t>(ky)) * g.in_w) * c + ch;
-          const float* wr = wpacked + ky * g.kw * cpad + ch;
-          for (std::size_t kx = kx0; kx < kx1; ++kx)
-            acc = xsimd::fma(vf<A>::load_unaligned(row + static_cast<std::size_t>(x0 + static_cast<std::ptrdiff_t>(kx)) * c),
-                             vf<A>::load_aligned(wr + kx * cpad), acc);
+  const std::ptrdiff_t pad_t = static_cast<std::ptrdiff_t>(g.pad_top), pad_l = static_cast<std::ptrdiff_t>(g.pad_left);
+  // Output columns [ox_lo, ox_hi) and rows [oy_lo, oy_hi) whose whole window lies inside the image.
+  auto interior = [](std::size_t out_n, std::size_t stride, std::ptrdiff_t pad, std::size_t k, std::size_t in_n,
+                     std::size_t& lo, std::size_t& hi) {
+    lo = 0;
+    while (lo < out_n && static_cast<std::ptrdiff_t>(lo * stride) - pad < 0) ++lo;
+    hi = lo;
+    while (hi < out_n && static_cast<std::ptrdiff_t>(hi * stride) - pad + static_cast<std::ptrdiff_t>(k) <=
+                             static_cast<std::ptrdiff_t>(in_n))
+      ++hi;
+  };
+  std::size_t ox_lo, ox_hi, oy_lo, oy_hi;
+  interior(g.out_w, g.stride_w, pad_l, g.kw, g.in_w, ox_lo, ox_hi);
+  interior(g.out_h, g.stride_h, pad_t, g.kh, g.in_h, oy_lo, oy_hi);
+  const bool fast = g.kh == 3 && g.kw == 3;
+  for (std::size_t ch = 0; ch < cpad; ch += w) {
+    const std::size_t lanes = c - ch;
+    vf<A> wt[9];
+    if (fast)
+      for (std::size_t t = 0; t < 9; ++t) wt[t] = vf<A>::load_aligned(wpacked + t * cpad + ch);
+    for (std::size_t oy = 0; oy < g.out_h; ++oy) {
+      const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
+      float* dst_row = out + oy * g.out_w * c + ch;
+      const bool row_inside = fast && oy >= oy_lo && oy < oy_hi;
+      std::size_t ox = 0;
+      auto general = [&](std::size_t x) {
+        const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * g.stride_w) - pad_l;
+        store_upto<A>(dst_row + x * c, apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0, x0), ch),
+                      lanes);
+      };
+      if (row_inside) {
+        for (; ox < ox_lo; ++ox) general(ox);
+        const std::size_t xs = g.stride_w * c;  // input floats between horizontally adjacent outputs
+        for (; ox + 4 <= ox_hi; ox += 4) {
+          const float* base = in + (static_cast<std::size_t>(y0) * g.in_w +
+                                    static_cast<std::size_t>(static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l)) * c + ch;
+          vf<A> a0(0.f), a1(0.f), a2(0.f), a3(0.f);
+#pragma GCC unroll 3
+          for (std::size_t ky = 0; ky < 3; ++ky) {
+            const float* r = base + ky * g.in_w * c;
+#pragma GCC unroll 3
+            for (std::size_t kx = 0; kx < 3; ++kx) {
+              const vf<A> wv = wt[ky * 3 + kx];
+              const float* q = r + kx * c;
+              a0 = xsimd::fma(vf<A>::load_unaligned(q), wv, a0);
+              a1 = xsimd::fma(vf<A>::load_unaligned(q + xs), wv, a1);
+              a2 = xsimd::fma(vf<A>::load_unaligned(q + 2 * xs), wv, a2);
+              a3 = xsimd::fma(vf<A>::load_unaligned(q + 3 * xs), wv, a3);
+            }
+          }
+          float* d = dst_row + ox * c;
+          store_upto<A>(d, apply<A>(ep, a0, ch), lanes);
+          store_upto<A>(d + c, apply<A>(ep, a1, ch), lanes);
+          store_upto<A>(d + 2 * c, apply<A>(ep, a2, ch), lanes);
+          store_upto<A>(d + 3 * c, apply<A>(ep, a3, ch), lanes);
         }
-        store_upto<A>(dst + ch, apply<A>(ep, acc, ch), c - ch);
       }
+      for (; ox < g.out_w; ++ox) general(ox);
     }
   }
 }

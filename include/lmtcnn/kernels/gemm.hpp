@@ -87,6 +87,75 @@ inline void gemm_tile(const float* apack, const float* bpanel, std::size_t k, fl
   }
 }
 
+/// One tile reading a directly: row r of the tile is a + r * lda (rows evenly spaced, no packing).
+template <class A>
+inline void gemm_tile_strided(const float* a, std::size_t lda, const float* bpanel, std::size_t k, float* const* out,
+                              std::size_t m, std::size_t col, std::size_t ncols, const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
+  vf<A> acc0[mr], acc1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    acc0[r] = vf<A>(0.f);
+    acc1[r] = vf<A>(0.f);
+  }
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
+    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r) {
+      const vf<A> ar(a[r * lda + kk]);
+      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
+      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
+    }
+  }
+  for (std::size_t r = 0; r < m; ++r) {
+    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
+    if (ncols == 2 * w) {
+      y0.store_unaligned(out[r] + col);
+      y1.store_unaligned(out[r] + col + w);
+    } else {
+      store_upto<A>(out[r] + col, y0, ncols);
+      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
+    }
+  }
+}
+
+/// One tile reading a directly through an offset table: element (r, kk) is a[r * lda + koff[kk]]
+/// (a convolution's interior tile: rows are output pixels, koff the window's taps).
+template <class A>
+inline void gemm_tile_offsets(const float* a, std::size_t lda, const std::ptrdiff_t* koff, const float* bpanel,
+                              std::size_t k, float* const* out, std::size_t col, std::size_t ncols,
+                              const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
+  vf<A> acc0[mr], acc1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    acc0[r] = vf<A>(0.f);
+    acc1[r] = vf<A>(0.f);
+  }
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
+    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
+    const float* ak = a + koff[kk];
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r) {
+      const vf<A> ar(ak[r * lda]);
+      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
+      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
+    }
+  }
+  for (std::size_t r = 0; r < mr; ++r) {
+    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
+    if (ncols == 2 * w) {
+      y0.store_unaligned(out[r] + col);
+      y1.store_unaligned(out[r] + col + w);
+    } else {
+      store_upto<A>(out[r] + col, y0, ncols);
+      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
+    }
+  }
+}
+
 /// All n columns for one block of m <= mr rows whose a tile is already packed.
 template <class A>
 void gemm_block_packed(const float* apack, std::size_t m, std::size_t k, const float* bpacked, std::size_t n,
@@ -104,11 +173,12 @@ void gemm_block(const float* const* rows, std::size_t m, std::size_t k, const fl
   gemm_block_packed<A>(scratch, m, k, bpacked, n, out, ep);
 }
 
-/// A whole matrix: a (m x k, row stride lda) times packed b into out (row stride ldo).
+/// A whole matrix: a (m x k, row stride lda) times packed b into out (row stride ldo). Whole tiles
+/// read a in place; the last, partial tile is packed into scratch (mr*k floats).
 template <class A>
 void gemm(const float* a, std::size_t m, std::size_t k, std::size_t lda, const float* bpacked, std::size_t n,
           float* out, std::size_t ldo, const epilogue_k& ep, float* scratch) {
-  constexpr std::size_t mr = gemm_mr<A>();
+  constexpr std::size_t mr = gemm_mr<A>(), nr = gemm_nr<A>();
   const float* rows[mr];
   float* outs[mr];
   for (std::size_t i = 0; i < m; i += mr) {
@@ -117,7 +187,12 @@ void gemm(const float* a, std::size_t m, std::size_t k, std::size_t lda, const f
       rows[r] = a + (i + (r < mm ? r : 0)) * lda;
       outs[r] = out + (i + (r < mm ? r : 0)) * ldo;
     }
-    gemm_block<A>(rows, mm, k, bpacked, n, outs, ep, scratch);
+    if (mm == mr) {
+      for (std::size_t p = 0; p < n; p += nr)
+        gemm_tile_strided<A>(rows[0], lda, bpacked + p * k, k, outs, mr, p, std::min(nr, n - p), ep);
+    } else {
+      gemm_block<A>(rows, mm, k, bpacked, n, outs, ep, scratch);
+    }
   }
 }
 

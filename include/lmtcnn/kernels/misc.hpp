@@ -51,43 +51,37 @@ void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t 
 
 // ---- fully connected -----------------------------------------------------------------------------
 // out[j] = epilogue(sum_i x[i] * wt[i * m + j]) for one input row x of k floats, weights [k, m]
-// row-major (TensorFlow's layout, used in place: streamed once per row, block of columns by block).
-
-template <class A>
-constexpr std::size_t dense_block_vectors() {
-  if constexpr (width<A> >= 16 || (width<A> == 4 && std::is_base_of_v<xsimd::neon, A>)) return 16;
-  else return 8;
-}
+// row-major (TensorFlow's layout, used in place). The weights are streamed once, in memory order,
+// four rows at a time (one contiguous stream); out accumulates in place (it stays in L1), so out
+// must hold round_up(m) floats of room (tensor slack covers it).
 
 template <class A>
 void dense_row(const float* x, std::size_t k, const float* wt, std::size_t m, float* out, const epilogue_k& ep) {
-  constexpr std::size_t w = width<A>, nv = dense_block_vectors<A>(), block = nv * w;
-  std::size_t j0 = 0;
-  for (; j0 + block <= m; j0 += block) {
-    vf<A> acc[nv];
-#pragma GCC unroll 16
-    for (std::size_t v = 0; v < nv; ++v) acc[v] = vf<A>(0.f);
-    for (std::size_t i = 0; i < k; ++i) {
-      const vf<A> xi(x[i]);
-      const float* row = wt + i * m + j0;
-#pragma GCC unroll 16
-      for (std::size_t v = 0; v < nv; ++v) acc[v] = xsimd::fma(xi, vf<A>::load_unaligned(row + v * w), acc[v]);
+  constexpr std::size_t w = width<A>;
+  const std::size_t mv = m / w * w;  // columns covered by whole vectors
+  std::fill(out, out + m, 0.f);
+  std::size_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    const vf<A> x0(x[i]), x1(x[i + 1]), x2(x[i + 2]), x3(x[i + 3]);
+    const float *r0 = wt + i * m, *r1 = r0 + m, *r2 = r1 + m, *r3 = r2 + m;
+    for (std::size_t j = 0; j < mv; j += w) {
+      vf<A> acc = vf<A>::load_unaligned(out + j);
+      acc = xsimd::fma(x0, vf<A>::load_unaligned(r0 + j), acc);
+      acc = xsimd::fma(x1, vf<A>::load_unaligned(r1 + j), acc);
+      acc = xsimd::fma(x2, vf<A>::load_unaligned(r2 + j), acc);
+      acc = xsimd::fma(x3, vf<A>::load_unaligned(r3 + j), acc);
+      acc.store_unaligned(out + j);
     }
-#pragma GCC unroll 16
-    for (std::size_t v = 0; v < nv; ++v) apply<A>(ep, acc[v], j0 + v * w).store_unaligned(out + j0 + v * w);
+    for (std::size_t j = mv; j < m; ++j) out[j] += x[i] * r0[j] + x[i + 1] * r1[j] + x[i + 2] * r2[j] + x[i + 3] * r3[j];
   }
-  // remaining columns: whole vectors, then a scalar tail (weights rows may end anywhere)
-  for (; j0 + w <= m; j0 += w) {
-    vf<A> acc(0.f);
-    for (std::size_t i = 0; i < k; ++i) acc = xsimd::fma(vf<A>(x[i]), vf<A>::load_unaligned(wt + i * m + j0), acc);
-    apply<A>(ep, acc, j0).store_unaligned(out + j0);
+  for (; i < k; ++i) {
+    const vf<A> xi(x[i]);
+    const float* r = wt + i * m;
+    for (std::size_t j = 0; j < mv; j += w)
+      xsimd::fma(xi, vf<A>::load_unaligned(r + j), vf<A>::load_unaligned(out + j)).store_unaligned(out + j);
+    for (std::size_t j = mv; j < m; ++j) out[j] += x[i] * r[j];
   }
-  if (j0 < m) {
-    alignas(64) float acc[width<A>] = {};
-    for (std::size_t i = 0; i < k; ++i)
-      for (std::size_t j = j0; j < m; ++j) acc[j - j0] += x[i] * wt[i * m + j];
-    store_partial<A>(out + j0, apply<A>(ep, vf<A>::load_aligned(acc), j0), m - j0);
-  }
+  for (std::size_t j = 0; j < m; j += w) store_upto<A>(out + j, apply<A>(ep, vf<A>::load_unaligned(out + j), j), m - j);
 }
 
 // ---- element-wise --------------------------------------------------------------------------------
