@@ -358,6 +358,19 @@ TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference
   }
 }
 
+template <class... T>
+std::string names(std::tuple<T...>*) {
+  std::string s;
+  ((s += std::string(s.empty() ? "" : ", ") + T::name()), ...);
+  return s;
+}
+
+TEST_CASE("architectures under test") {
+  const std::string list = names(static_cast<archs*>(nullptr));
+  MESSAGE("SIMD architectures tested: " << list << "; the engine's default: " << std::string(simd_arch::name()));
+  CHECK(!list.empty());
+}
+
 TEST_CASE_TEMPLATE_APPLY(gemm_id, archs);
 TEST_CASE_TEMPLATE_APPLY(conv_id, archs);
 TEST_CASE_TEMPLATE_APPLY(dw_id, archs);
