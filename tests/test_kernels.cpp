@@ -14,37 +14,13 @@
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "lmtcnn/seeded.hpp"
+#include "test_archs.hpp"
 
 using namespace lmtcnn;
 
 namespace {
 
-// ---- the architectures of this build -------------------------------------------------------------
-template <class... T>
-struct type_list {};
-template <class L, bool add, class T>
-struct push;
-template <class... Ts, class T>
-struct push<type_list<Ts...>, true, T> {
-  using type = type_list<Ts..., T>;
-};
-template <class... Ts, class T>
-struct push<type_list<Ts...>, false, T> {
-  using type = type_list<Ts...>;
-};
-using l0 = type_list<>;
-using l1 = push<l0, XSIMD_WITH_AVX512F == 1, xsimd::avx512f>::type;
-using l2 = push<l1, XSIMD_WITH_FMA3_AVX2 == 1, xsimd::fma3<xsimd::avx2>>::type;
-using l3 = push<l2, XSIMD_WITH_SSE4_2 == 1, xsimd::sse4_2>::type;
-using l4 = push<l3, XSIMD_WITH_NEON64 == 1, xsimd::neon64>::type;
-template <class L>
-struct as_tuple;
-template <class... Ts>
-struct as_tuple<type_list<Ts...>> {
-  using type = std::tuple<Ts...>;
-};
-using archs = as_tuple<l4>::type;
-static_assert(std::tuple_size_v<archs> > 0, "no SIMD architecture to test");
+using lmtcnn_test::archs;
 
 std::uint64_t seed_counter = 1;
 
@@ -358,15 +334,8 @@ TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference
   }
 }
 
-template <class... T>
-std::string names(std::tuple<T...>*) {
-  std::string s;
-  ((s += std::string(s.empty() ? "" : ", ") + T::name()), ...);
-  return s;
-}
-
 TEST_CASE("architectures under test") {
-  const std::string list = names(static_cast<archs*>(nullptr));
+  const std::string list = lmtcnn_test::arch_names(static_cast<archs*>(nullptr));
   MESSAGE("SIMD architectures tested: " << list << "; the engine's default: " << std::string(simd_arch::name()));
   CHECK(!list.empty());
 }

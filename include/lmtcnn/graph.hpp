@@ -29,6 +29,15 @@
 #include "lmtcnn/reference.hpp"
 #include "lmtcnn/tensor.hpp"
 
+/// Marks functions that build graphs from small constant lists: GCC 12's SLP vectoriser, with
+/// AVX-512 enabled, merges such lists wrongly (a {1, 1, 1, 0} became {1, 1, 1, 1}); these functions
+/// are not hot, so it is turned off for them.
+#if defined(__GNUC__) && !defined(__clang__)
+#define LMTCNN_GRAPH_BUILDER __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define LMTCNN_GRAPH_BUILDER
+#endif
+
 namespace lmtcnn {
 
 enum class op_kind : std::uint32_t {

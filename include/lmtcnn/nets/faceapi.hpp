@@ -28,7 +28,7 @@ namespace detail {
 class graph_builder {
  public:
   explicit graph_builder(shape input_dims) { g_.input_dims = std::move(input_dims); }
-  std::uint32_t add(std::string name, op_kind op, std::vector<std::uint32_t> inputs,
+  LMTCNN_GRAPH_BUILDER std::uint32_t add(std::string name, op_kind op, std::vector<std::uint32_t> inputs,
                     std::vector<std::string> tensors = {}, std::vector<std::int64_t> ints = {},
                     std::vector<double> floats = {}) {
     g_.nodes.push_back({std::move(name), op, std::move(inputs), std::move(tensors), std::move(ints), std::move(floats)});
@@ -52,12 +52,12 @@ inline std::vector<double> normalize_params(const std::array<double, 3>& mean, d
 /// Weight tensors of the AgeGenderNet (421,731 parameters in 51 tensors).
 inline std::vector<tensor_spec> faceapi_age_gender_tensors() {
   std::vector<tensor_spec> t = {{"entry_flow/conv_in/filters", {3, 3, 3, 32}}, {"entry_flow/conv_in/bias", {32}}};
-  auto sep = [&](const std::string& s, index_t cin, index_t cout) {
+  auto sep = [&](const std::string& s, index_t cin, index_t cout) LMTCNN_GRAPH_BUILDER {
     t.push_back({s + "/depthwise_filter", {3, 3, cin, 1}});
     t.push_back({s + "/pointwise_filter", {1, 1, cin, cout}});
     t.push_back({s + "/bias", {cout}});
   };
-  auto reduction = [&](const std::string& s, index_t cin, index_t cout) {
+  auto reduction = [&](const std::string& s, index_t cin, index_t cout) LMTCNN_GRAPH_BUILDER {
     sep(s + "/separable_conv0", cin, cout);
     sep(s + "/separable_conv1", cout, cout);
     t.push_back({s + "/expansion_conv/filters", {1, 1, cin, cout}});
@@ -78,20 +78,20 @@ inline std::vector<tensor_spec> faceapi_age_gender_tensors() {
 
 /// The AgeGenderNet graph on 112x112x3 RGB in 0..255. Outputs: age [n,1] (years),
 /// gender_logits [n,2] and gender_probs [n,2] (p_male, p_female).
-inline graph faceapi_age_gender_graph(double divisor = 256.0) {
+LMTCNN_GRAPH_BUILDER inline graph faceapi_age_gender_graph(double divisor = 256.0) {
   const std::int64_t none = 0, relu = 1;
   detail::graph_builder b({112, 112, 3});
   const std::uint32_t in = b.add("input/normalize", op_kind::channel_normalize, {0}, {}, {},
                                  detail::normalize_params(faceapi_age_gender_mean, divisor));
   // separable conv: depthwise 3x3 (no bias) then pointwise 1x1 + bias
-  auto sep = [&](const std::string& s, std::uint32_t x, std::int64_t act) {
+  auto sep = [&](const std::string& s, std::uint32_t x, std::int64_t act) LMTCNN_GRAPH_BUILDER {
     const std::uint32_t d = b.add(s + "/depthwise", op_kind::depthwise_conv2d, {x}, {s + "/depthwise_filter", ""},
                                   {1, 1, 1, none});
     return b.add(s + "/pointwise", op_kind::pointwise_conv2d, {d}, {s + "/pointwise_filter", s + "/bias"},
                  {1, 1, 1, act});
   };
-  auto relu_of = [&](const std::string& s, std::uint32_t x) { return b.add(s, op_kind::relu, {x}); };
-  auto reduction = [&](const std::string& s, std::uint32_t x, bool activate_input) {
+  auto relu_of = [&](const std::string& s, std::uint32_t x) LMTCNN_GRAPH_BUILDER { return b.add(s, op_kind::relu, {x}); };
+  auto reduction = [&](const std::string& s, std::uint32_t x, bool activate_input) LMTCNN_GRAPH_BUILDER {
     std::uint32_t a = activate_input ? relu_of(s + "/relu_in", x) : x;
     a = sep(s + "/separable_conv0", a, none);
     a = sep(s + "/separable_conv1", relu_of(s + "/separable_conv0/relu", a), none);
@@ -138,7 +138,7 @@ inline std::vector<tensor_spec> faceapi_tiny_face_detector_tensors() {
 
 /// The tiny face detector graph on input_size x input_size x 3 RGB in 0..255 (input_size a multiple
 /// of 32). Output: boxes [n, input_size/32, input_size/32, 25], 5 anchors x (tx, ty, tw, th, score logit).
-inline graph faceapi_tiny_face_detector_graph(index_t input_size = 416) {
+LMTCNN_GRAPH_BUILDER inline graph faceapi_tiny_face_detector_graph(index_t input_size = 416) {
   const std::int64_t leaky = 2;
   const double alpha = 0.10000000149011612;  // float32(0.1), as the JavaScript passes it
   detail::graph_builder b({input_size, input_size, 3});

@@ -82,18 +82,18 @@ inline std::optional<lmtcnn_variant> lmtcnn_variant_of(const shape& convdp1_poin
 
 /// LMTCNN's layer graph over its checkpoint tensor names (the same for both variants: the widths
 /// come from the weights). Outputs: age_logits, gender_logits, age_probs, gender_probs.
-inline graph lmtcnn_graph(lmtcnn_variant, batch_norm_mode mode) {
+LMTCNN_GRAPH_BUILDER inline graph lmtcnn_graph(lmtcnn_variant, batch_norm_mode mode) {
   const std::string s = "multitaskdpcnn/";
   const std::int64_t relu = static_cast<std::int64_t>(activation::relu);
   const std::int64_t none = static_cast<std::int64_t>(activation::none);
   graph g;
   g.input_dims = {227, 227, 3};
   auto add = [&](std::string name, op_kind op, std::vector<std::string> tensors, std::vector<std::int64_t> ints,
-                 std::vector<double> floats, std::uint32_t input) {
+                 std::vector<double> floats, std::uint32_t input) LMTCNN_GRAPH_BUILDER {
     g.nodes.push_back({std::move(name), op, {input}, std::move(tensors), std::move(ints), std::move(floats)});
     return static_cast<std::uint32_t>(g.nodes.size());  // id of the value just made
   };
-  auto bn = [&](const std::string& scope, std::uint32_t x) {
+  auto bn = [&](const std::string& scope, std::uint32_t x) LMTCNN_GRAPH_BUILDER {
     const bool moving = mode == batch_norm_mode::moving_average;
     return add(s + scope, op_kind::batch_norm,
                {moving ? s + scope + "/moving_mean" : "", moving ? s + scope + "/moving_variance" : "", "",

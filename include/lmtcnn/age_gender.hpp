@@ -1,0 +1,180 @@
+// lmtcnn: age and gender of faces in a photo with face-api.js's AgeGenderNet (a converted .lmt file).
+//
+//   lmtcnn::age_gender_estimator est(lmtcnn::find_model("age_gender.lmt", argv[0]));
+//   lmtcnn::image img = lmtcnn::load_image("photo.jpg");
+//   lmtcnn::age_gender r = est.predict(img, {x, y, w, h});   // r.age_years, r.p_male, r.p_female
+//
+// The crop is prepared as face-api.js does it: the box is clipped to the image and floored, the crop
+// is padded with zeros to a centred square (round(diff/2) after, the rest before) and resized to
+// 112x112 with TensorFlow's legacy bilinear resize; the network subtracts the mean RGB and divides by
+// 256 (the training convention) or 255 (the @vladmandic fork), as chosen.
+#pragma once
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
+#include "lmtcnn/image.hpp"
+#include "lmtcnn/image_io.hpp"
+#include "lmtcnn/model.hpp"
+
+namespace lmtcnn {
+
+/// A face box in image pixels (top-left corner, width, height).
+struct face_box {
+  double x = 0, y = 0, width = 0, height = 0;
+};
+
+/// What the AgeGenderNet says about one face.
+struct age_gender {
+  float age_years = 0;
+  float p_male = 0;
+  float p_female = 0;
+};
+
+/// The box face-api.js crops: clipped to the image, then each of x, y, width, height floored.
+/// Throws lmtcnn::error when nothing of the box lies inside the image.
+inline void clip_box(const face_box& b, int image_width, int image_height, int& x, int& y, int& w, int& h) {
+  if (!(std::isfinite(b.x) && std::isfinite(b.y) && std::isfinite(b.width) && std::isfinite(b.height)))
+    throw error("face box is not finite");
+  const double cx = std::max(b.x, 0.0), cy = std::max(b.y, 0.0);
+  const double cw = std::min(b.x + b.width - cx, image_width - cx), ch = std::min(b.y + b.height - cy, image_height - cy);
+  const double fx = std::floor(cx), fy = std::floor(cy), fw = std::floor(cw), fh = std::floor(ch);
+  if (!(fw >= 1 && fh >= 1))
+    throw error("face box (" + std::to_string(b.x) + ", " + std::to_string(b.y) + ", " + std::to_string(b.width) +
+                ", " + std::to_string(b.height) + ") lies outside the " + std::to_string(image_width) + "x" +
+                std::to_string(image_height) + " image");
+  x = static_cast<int>(fx);
+  y = static_cast<int>(fy);
+  w = static_cast<int>(fw);
+  h = static_cast<int>(fh);
+}
+
+/// The 112x112x3 network input (RGB 0..255, before mean subtraction) for a face box, written into
+/// dst ([112,112,3] view, e.g. one image of a batch).
+inline void prepare_face_crop(const image& img, const face_box& box, const tensor_view<float>& dst,
+                              index_t size = 112) {
+  int x, y, w, h;
+  clip_box(box, img.width, img.height, x, y, w, h);
+  const int side = std::max(w, h), diff = side - std::min(w, h);
+  const int after = static_cast<int>(std::floor(diff * 0.5 + 0.5));  // JavaScript's Math.round
+  const int before = diff - after;
+  const int off_x = w < h ? before : 0, off_y = h < w ? before : 0;
+  tensor<float> square({1, side, side, 3});  // zeros around the crop
+  for (int yy = 0; yy < h; ++yy)
+    for (int xx = 0; xx < w; ++xx)
+      for (int c = 0; c < 3; ++c) square(0, yy + off_y, xx + off_x, c) = img.at(x + xx, y + yy, c);
+  if (side == size) {
+    for (index_t i = 0; i < square.size(); ++i) dst.data()[i] = square[i];
+    return;
+  }
+  resize_bilinear_legacy<float>(square.view(), tensor_view<float>(dst.data(), {1, size, size, 3}));
+}
+
+/// Looks for a model file: $LMTCNN_MODEL_DIR, then beside the program (argv0) and in its models/
+/// and ../models/ directories (the build tree), then ../share/lmtcnn/models (an installation),
+/// then the directory compiled in as LMTCNN_DEFAULT_MODEL_DIR. Throws lmtcnn::error listing where it looked.
+inline std::string find_model(const std::string& file, const std::string& argv0 = {}) {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("LMTCNN_MODEL_DIR")) dirs.emplace_back(env);
+  std::string path;
+#if defined(__linux__)
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);  // the running program
+  if (n > 0) path.assign(buf, static_cast<std::size_t>(n));
+#endif
+  if (path.empty()) path = argv0;
+  const auto slash = path.rfind('/');
+  const std::string exe_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  for (const char* sub : {"", "/models", "/../models", "/../share/lmtcnn/models"}) dirs.push_back(exe_dir + sub);
+#ifdef LMTCNN_DEFAULT_MODEL_DIR
+  dirs.emplace_back(LMTCNN_DEFAULT_MODEL_DIR);
+#endif
+  std::string tried;
+  for (const std::string& d : dirs) {
+    const std::string p = d + "/" + file;
+    if (std::ifstream(p).good()) return p;
+    tried += "\n  " + p;
+  }
+  throw error("model " + file + " not found (give its path, or set LMTCNN_MODEL_DIR); looked in:" + tried);
+}
+
+/// face-api.js's AgeGenderNet, loaded from a converted file, on the SIMD engine.
+class age_gender_estimator {
+ public:
+  static constexpr index_t input_size = 112;
+
+  /// Loads a converted AgeGenderNet; divisor 256 (as trained) or 255 (the @vladmandic fork) replaces
+  /// the file's. Throws lmtcnn::error (format_error for a bad file) naming the file.
+  explicit age_gender_estimator(const std::string& model_path, double divisor = 256.0) {
+    if (divisor != 256.0 && divisor != 255.0) throw error("divisor must be 256 or 255");
+    auto file = std::make_shared<const weights_file>(weights_file::load(model_path));
+    const auto family = file->meta().find("network.family");
+    if (family == file->meta().end() || family->second.s != "faceapi_age_gender")
+      throw format_error(model_path + ": not a face-api.js AgeGenderNet file (network.family is " +
+                         (family == file->meta().end() ? std::string("missing") : "'" + family->second.s + "'") + ")");
+    graph g = file->net_graph();
+    bool patched = false;
+    for (graph_node& n : g.nodes)
+      if (n.op == op_kind::channel_normalize && n.floats.size() == 6) {
+        for (int c = 3; c < 6; ++c) n.floats[static_cast<std::size_t>(c)] = divisor;
+        patched = true;
+      }
+    if (!patched) throw format_error(model_path + ": the graph has no input normalisation to set the divisor of");
+    std::map<std::string, tensor_view<const float>> views;
+    for (const graph_node& n : g.nodes)
+      for (const std::string& t : n.tensors)
+        if (!t.empty()) views.emplace(t, file->view(t));
+    reference_ = std::make_shared<const graph_net<float>>(g, views, file);
+#ifndef LMTCNN_FORCE_REFERENCE
+    engine_ = std::make_shared<const engine_net<simd_arch>>(g, views, file);
+#endif
+  }
+
+  /// Age and gender of one face.
+  age_gender predict(const image& img, const face_box& box) const { return predict(img, std::vector<face_box>{box})[0]; }
+
+  /// Age and gender of several faces of one image, in one batch.
+  std::vector<age_gender> predict(const image& img, const std::vector<face_box>& boxes) const {
+    if (boxes.empty()) return {};
+    const index_t n = static_cast<index_t>(boxes.size());
+    tensor<float> batch({n, input_size, input_size, 3});
+    for (index_t i = 0; i < n; ++i)
+      prepare_face_crop(img, boxes[static_cast<std::size_t>(i)],
+                        tensor_view<float>(batch.data() + i * input_size * input_size * 3, {input_size, input_size, 3}));
+    return run(batch.view());
+  }
+
+  /// Runs prepared inputs [n,112,112,3] (RGB 0..255); reference selects the scalar reference path.
+  std::vector<age_gender> run(tensor_view<const float> batch, bool reference = false) const {
+    std::map<std::string, tensor<float>> out;
+#ifndef LMTCNN_FORCE_REFERENCE
+    if (!reference) out = engine_->forward(batch);
+#endif
+    if (out.empty()) out = reference_->forward(batch);
+    const tensor<float>& age = out.at("age");
+    const tensor<float>& gender = out.at("gender_probs");
+    std::vector<age_gender> r(static_cast<std::size_t>(batch.dim(0)));
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      r[i].age_years = age[static_cast<index_t>(i)];
+      r[i].p_male = gender[static_cast<index_t>(2 * i)];
+      r[i].p_female = gender[static_cast<index_t>(2 * i + 1)];
+    }
+    return r;
+  }
+
+ private:
+  std::shared_ptr<const graph_net<float>> reference_;
+#ifndef LMTCNN_FORCE_REFERENCE
+  std::shared_ptr<const engine_net<simd_arch>> engine_;
+#endif
+};
+
+}  // namespace lmtcnn

@@ -1,0 +1,145 @@
+// lmtcnn image input: JPEG, PNG and BMP files (and bytes in memory) decoded with stb_image into
+// 8-bit RGB. The image's dimensions are read and checked against the limits before any pixel is
+// decoded, so a file claiming 100000 x 100000 pixels is refused without allocating.
+//
+// stb_image is compiled into every translation unit that includes this header, with internal
+// linkage (STB_IMAGE_STATIC); include this header before any other inclusion of stb_image.h.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#ifndef STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_NO_STDIO
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+#include "lmtcnn/error.hpp"
+
+namespace lmtcnn {
+
+/// An 8-bit RGB image, rows top to bottom, pixels left to right, 3 bytes each.
+struct image {
+  int width = 0;
+  int height = 0;
+  std::vector<unsigned char> rgb;
+  unsigned char at(int x, int y, int c) const { return rgb[(static_cast<std::size_t>(y) * width + x) * 3 + c]; }
+};
+
+/// What load_image accepts.
+struct image_limits {
+  int max_side = 16384;                     ///< pixels per side
+  std::int64_t max_pixels = 100'000'000;    ///< width * height
+  std::int64_t max_file_bytes = 256 << 20;  ///< encoded size
+};
+
+namespace detail {
+/// Width and height from a PNG, BMP or JPEG header (false when the bytes do not say), read without
+/// decoding anything, so that absurd sizes are refused with a clear message.
+inline bool header_dimensions(const unsigned char* d, std::size_t n, std::int64_t& w, std::int64_t& h) {
+  auto be32 = [&](std::size_t i) { return (std::int64_t(d[i]) << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3]; };
+  auto be16 = [&](std::size_t i) { return (std::int64_t(d[i]) << 8) | d[i + 1]; };
+  if (n >= 24 && d[0] == 0x89 && d[1] == 'P' && d[2] == 'N' && d[3] == 'G' && d[12] == 'I' && d[13] == 'H' &&
+      d[14] == 'D' && d[15] == 'R') {
+    w = be32(16);
+    h = be32(20);
+    return true;
+  }
+  if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
+    const std::int32_t bw = std::int32_t(d[18] | (d[19] << 8) | (d[20] << 16) | (std::uint32_t(d[21]) << 24));
+    const std::int32_t bh = std::int32_t(d[22] | (d[23] << 8) | (d[24] << 16) | (std::uint32_t(d[25]) << 24));
+    w = bw < 0 ? -std::int64_t(bw) : bw;
+    h = bh < 0 ? -std::int64_t(bh) : bh;
+    return true;
+  }
+  if (n >= 4 && d[0] == 0xFF && d[1] == 0xD8) {  // JPEG: walk the markers to the first start-of-frame
+    std::size_t i = 2;
+    while (i + 9 < n) {
+      if (d[i] != 0xFF) return false;
+      const unsigned m = d[i + 1];
+      if (m == 0xFF) {
+        ++i;
+        continue;
+      }
+      if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+        h = be16(i + 5);
+        w = be16(i + 7);
+        return true;
+      }
+      if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {
+        i += 2;
+        continue;
+      }
+      i += 2 + static_cast<std::size_t>(be16(i + 2));
+    }
+  }
+  return false;
+}
+}  // namespace detail
+
+/// Decodes JPEG/PNG/BMP bytes; `name` appears in errors. Throws lmtcnn::error.
+inline image decode_image(const unsigned char* data, std::size_t size, const std::string& name,
+                          const image_limits& limits = {}) {
+  if (size == 0) throw error(name + ": empty file");
+  if (size > static_cast<std::size_t>(limits.max_file_bytes) || size > 0x7FFFFFFF)
+    throw error(name + ": file is larger than " + std::to_string(limits.max_file_bytes) + " bytes");
+  auto too_large = [&](std::int64_t w, std::int64_t h) {
+    return error(name + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
+                 std::to_string(limits.max_side) + " per side and " + std::to_string(limits.max_pixels) + " in all");
+  };
+  std::int64_t hw = 0, hh = 0;
+  if (detail::header_dimensions(data, size, hw, hh) &&
+      (hw > limits.max_side || hh > limits.max_side || hw * hh > limits.max_pixels))
+    throw too_large(hw, hh);
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
+    throw error(name + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
+  if (w <= 0 || h <= 0 || w > limits.max_side || h > limits.max_side ||
+      static_cast<std::int64_t>(w) * h > limits.max_pixels)
+    throw too_large(w, h);
+  unsigned char* px = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3);
+  if (!px) throw error(name + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+  image img;
+  img.width = w;
+  img.height = h;
+  img.rgb.assign(px, px + static_cast<std::size_t>(w) * h * 3);
+  stbi_image_free(px);
+  return img;
+}
+
+/// Reads and decodes an image file. Throws lmtcnn::error naming the file.
+inline image load_image(const std::string& path, const image_limits& limits = {}) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw error(path + ": cannot open");
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw error(path + ": cannot read");
+  if (size > limits.max_file_bytes)
+    throw error(path + ": file is larger than " + std::to_string(limits.max_file_bytes) + " bytes");
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) throw error(path + ": cannot read");
+  return decode_image(bytes.data(), bytes.size(), path, limits);
+}
+
+}  // namespace lmtcnn
