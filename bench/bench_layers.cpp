@@ -71,20 +71,9 @@ BENCHMARK(read_bandwidth)->Arg(256 << 10)->Arg(1 << 20)->Arg(256 << 20)->ArgName
 // ---- convolutions -----------------------------------------------------------------------------------
 
 k::conv_geom geom(index_t h, index_t w, index_t cin, index_t cout, index_t kk, index_t stride, bool same) {
-  const lmtcnn::padding p = same ? lmtcnn::padding::same : lmtcnn::padding::valid;
-  const auto gy = lmtcnn::window_axis(h, kk, stride, p), gx = lmtcnn::window_axis(w, kk, stride, p);
-  k::conv_geom g{};
-  g.in_h = static_cast<std::size_t>(h);
-  g.in_w = static_cast<std::size_t>(w);
-  g.in_c = static_cast<std::size_t>(cin);
-  g.out_h = static_cast<std::size_t>(gy.out);
-  g.out_w = static_cast<std::size_t>(gx.out);
-  g.out_c = static_cast<std::size_t>(cout);
-  g.kh = g.kw = static_cast<std::size_t>(kk);
-  g.stride_h = g.stride_w = static_cast<std::size_t>(stride);
-  g.pad_top = static_cast<std::size_t>(gy.pad_before);
-  g.pad_left = static_cast<std::size_t>(gx.pad_before);
-  return g;
+  auto u = [](index_t v) { return static_cast<std::size_t>(v); };
+  return k::conv_geometry(u(h), u(w), u(cin), u(cout), u(kk), u(kk), u(stride), u(stride),
+                          same ? lmtcnn::padding::same : lmtcnn::padding::valid);
 }
 
 /// Standard or pointwise convolution through the GEMM (args: h, w, cin, cout, k, stride, same).

@@ -135,21 +135,9 @@ class engine_net {
 
   static kernels::conv_geom geometry(const shape& in, const shape& out, index_t kh, index_t kw, index_t sh,
                                      index_t sw, std::int64_t pad) {
-    const padding p = pad ? padding::same : padding::valid;
-    kernels::conv_geom g{};
-    g.in_h = static_cast<std::size_t>(in[1]);
-    g.in_w = static_cast<std::size_t>(in[2]);
-    g.in_c = static_cast<std::size_t>(in[3]);
-    g.out_h = static_cast<std::size_t>(out[1]);
-    g.out_w = static_cast<std::size_t>(out[2]);
-    g.out_c = static_cast<std::size_t>(out[3]);
-    g.kh = static_cast<std::size_t>(kh);
-    g.kw = static_cast<std::size_t>(kw);
-    g.stride_h = static_cast<std::size_t>(sh);
-    g.stride_w = static_cast<std::size_t>(sw);
-    g.pad_top = static_cast<std::size_t>(window_axis(in[1], kh, sh, p).pad_before);
-    g.pad_left = static_cast<std::size_t>(window_axis(in[2], kw, sw, p).pad_before);
-    return g;
+    auto u = [](index_t v) { return static_cast<std::size_t>(v); };
+    return kernels::conv_geometry(u(in[1]), u(in[2]), u(in[3]), u(out[3]), u(kh), u(kw), u(sh), u(sw),
+                                  pad ? padding::same : padding::valid);
   }
 
   void prepare_node(std::size_t i, const std::vector<int>& uses) {

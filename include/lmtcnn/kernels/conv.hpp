@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lmtcnn/kernels/gemm.hpp"
+#include "lmtcnn/reference/common.hpp"
 
 namespace lmtcnn {
 namespace kernels {
@@ -13,6 +14,16 @@ struct conv_geom {
   std::size_t kh, kw, stride_h, stride_w;
   std::size_t pad_top, pad_left;
 };
+
+/// The geometry of a kh x kw window with strides over an h x w x c image, padding as TensorFlow's
+/// (VALID, or SAME with the odd cell after); out_c is the layer's output channels.
+inline conv_geom conv_geometry(std::size_t h, std::size_t w, std::size_t c, std::size_t out_c, std::size_t kh,
+                               std::size_t kw, std::size_t stride_h, std::size_t stride_w, padding pad) {
+  const axis_geometry gy = window_axis(static_cast<index_t>(h), static_cast<index_t>(kh), static_cast<index_t>(stride_h), pad);
+  const axis_geometry gx = window_axis(static_cast<index_t>(w), static_cast<index_t>(kw), static_cast<index_t>(stride_w), pad);
+  return {h, w, c, static_cast<std::size_t>(gy.out), static_cast<std::size_t>(gx.out), out_c, kh, kw,
+          stride_h, stride_w, static_cast<std::size_t>(gy.pad_before), static_cast<std::size_t>(gx.pad_before)};
+}
 
 // ---- standard convolution ------------------------------------------------------------------------
 // Contract: filter [kh,kw,cin,cout] is a (kh*kw*cin) x cout matrix, packed once with pack_gemm_b.

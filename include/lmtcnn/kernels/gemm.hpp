@@ -52,108 +52,65 @@ void pack_gemm_a(const float* const* rows, std::size_t m, std::size_t k, float* 
     for (std::size_t r = 0; r < mr; ++r) scratch[kk * mr + r] = rows[r < m ? r : 0][kk];
 }
 
-/// One mr x nr tile: packed a (k-major, mr per k) times one b panel, epilogue, store of m rows and
-/// ncols (<= nr) columns starting at column col of each out row.
+/// One mr x nr tile: a (element (kk, r) read through a_at) times one b panel, epilogue, store of m
+/// rows and ncols (<= nr) columns starting at column col of each out row. a_at is inlined; its
+/// three forms below read a packed tile, evenly spaced rows, or a convolution window in place.
+template <class A, class AAt>
+inline void gemm_tile_with(AAt a_at, const float* bpanel, std::size_t k, float* const* out, std::size_t m,
+                           std::size_t col, std::size_t ncols, const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
+  vf<A> acc0[mr], acc1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    acc0[r] = vf<A>(0.f);
+    acc1[r] = vf<A>(0.f);
+  }
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
+    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r) {
+      const vf<A> ar(a_at(kk, r));
+      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
+      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
+    }
+  }
+  for (std::size_t r = 0; r < m; ++r) {
+    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
+    if (ncols == 2 * w) {
+      y0.store_unaligned(out[r] + col);
+      y1.store_unaligned(out[r] + col + w);
+    } else {
+      store_upto<A>(out[r] + col, y0, ncols);
+      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
+    }
+  }
+}
+
+/// A packed tile: k-major, mr values per k.
 template <class A>
 inline void gemm_tile(const float* apack, const float* bpanel, std::size_t k, float* const* out, std::size_t m,
                       std::size_t col, std::size_t ncols, const epilogue_k& ep) {
-  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
-  vf<A> acc0[mr], acc1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    acc0[r] = vf<A>(0.f);
-    acc1[r] = vf<A>(0.f);
-  }
-  for (std::size_t kk = 0; kk < k; ++kk) {
-    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
-    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
-    const float* a = apack + kk * mr;
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < mr; ++r) {
-      const vf<A> ar(a[r]);
-      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
-      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
-    }
-  }
-  for (std::size_t r = 0; r < m; ++r) {
-    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
-    if (ncols == 2 * w) {
-      y0.store_unaligned(out[r] + col);
-      y1.store_unaligned(out[r] + col + w);
-    } else {
-      store_upto<A>(out[r] + col, y0, ncols);
-      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
-    }
-  }
+  gemm_tile_with<A>([apack](std::size_t kk, std::size_t r) { return apack[kk * gemm_mr<A>() + r]; }, bpanel, k, out,
+                    m, col, ncols, ep);
 }
 
-/// One tile reading a directly: row r of the tile is a + r * lda (rows evenly spaced, no packing).
+/// A whole tile read in place: row r of the tile is a + r * lda (rows evenly spaced).
 template <class A>
 inline void gemm_tile_strided(const float* a, std::size_t lda, const float* bpanel, std::size_t k, float* const* out,
-                              std::size_t m, std::size_t col, std::size_t ncols, const epilogue_k& ep) {
-  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
-  vf<A> acc0[mr], acc1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    acc0[r] = vf<A>(0.f);
-    acc1[r] = vf<A>(0.f);
-  }
-  for (std::size_t kk = 0; kk < k; ++kk) {
-    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
-    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < mr; ++r) {
-      const vf<A> ar(a[r * lda + kk]);
-      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
-      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
-    }
-  }
-  for (std::size_t r = 0; r < m; ++r) {
-    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
-    if (ncols == 2 * w) {
-      y0.store_unaligned(out[r] + col);
-      y1.store_unaligned(out[r] + col + w);
-    } else {
-      store_upto<A>(out[r] + col, y0, ncols);
-      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
-    }
-  }
+                              std::size_t col, std::size_t ncols, const epilogue_k& ep) {
+  gemm_tile_with<A>([a, lda](std::size_t kk, std::size_t r) { return a[r * lda + kk]; }, bpanel, k, out,
+                    gemm_mr<A>(), col, ncols, ep);
 }
 
-/// One tile reading a directly through an offset table: element (r, kk) is a[r * lda + koff[kk]]
+/// A whole tile read in place through an offset table: element (r, kk) is a[r * lda + koff[kk]]
 /// (a convolution's interior tile: rows are output pixels, koff the window's taps).
 template <class A>
 inline void gemm_tile_offsets(const float* a, std::size_t lda, const std::ptrdiff_t* koff, const float* bpanel,
                               std::size_t k, float* const* out, std::size_t col, std::size_t ncols,
                               const epilogue_k& ep) {
-  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
-  vf<A> acc0[mr], acc1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    acc0[r] = vf<A>(0.f);
-    acc1[r] = vf<A>(0.f);
-  }
-  for (std::size_t kk = 0; kk < k; ++kk) {
-    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
-    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
-    const float* ak = a + koff[kk];
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < mr; ++r) {
-      const vf<A> ar(ak[r * lda]);
-      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
-      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
-    }
-  }
-  for (std::size_t r = 0; r < mr; ++r) {
-    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
-    if (ncols == 2 * w) {
-      y0.store_unaligned(out[r] + col);
-      y1.store_unaligned(out[r] + col + w);
-    } else {
-      store_upto<A>(out[r] + col, y0, ncols);
-      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
-    }
-  }
+  gemm_tile_with<A>([a, lda, koff](std::size_t kk, std::size_t r) { return a[koff[kk] + static_cast<std::ptrdiff_t>(r * lda)]; },
+                    bpanel, k, out, gemm_mr<A>(), col, ncols, ep);
 }
 
 /// All n columns for one block of m <= mr rows whose a tile is already packed.
@@ -189,7 +146,7 @@ void gemm(const float* a, std::size_t m, std::size_t k, std::size_t lda, const f
     }
     if (mm == mr) {
       for (std::size_t p = 0; p < n; p += nr)
-        gemm_tile_strided<A>(rows[0], lda, bpacked + p * k, k, outs, mr, p, std::min(nr, n - p), ep);
+        gemm_tile_strided<A>(rows[0], lda, bpacked + p * k, k, outs, p, std::min(nr, n - p), ep);
     } else {
       gemm_block<A>(rows, mm, k, bpacked, n, outs, ep, scratch);
     }
