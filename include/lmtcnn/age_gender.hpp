@@ -58,8 +58,8 @@ inline void clip_box(const face_box& b, int image_width, int image_height, int& 
 }
 
 /// The 112x112x3 network input (RGB 0..255, before mean subtraction) for a face box, written into
-/// dst ([112,112,3] view, e.g. one image of a batch). The padded square is never built: each output
-/// pixel samples the crop directly (zero outside it) with the arithmetic of resize_bilinear_legacy.
+/// dst ([112,112,3] view, e.g. one image of a batch). The padded square is never built: the resize
+/// samples the crop directly, reading zero outside it.
 inline void prepare_face_crop(const image& img, const face_box& box, const tensor_view<float>& dst,
                               index_t size = 112) {
   int x, y, w, h;
@@ -69,29 +69,16 @@ inline void prepare_face_crop(const image& img, const face_box& box, const tenso
   const int before = diff - after;
   const int off_x = w < h ? before : 0, off_y = h < w ? before : 0;
   // value of the padded square at (sy, sx), channel c
-  auto at = [&](index_t sy, index_t sx, int c) -> double {
+  auto at = [&](index_t sy, index_t sx, index_t c) -> double {
     const index_t cy = sy - off_y, cx = sx - off_x;
     if (cy < 0 || cx < 0 || cy >= h || cx >= w) return 0.0;
     return img.rgb[(static_cast<std::size_t>(y + cy) * static_cast<std::size_t>(img.width) + static_cast<std::size_t>(x + cx)) * 3 +
                    static_cast<std::size_t>(c)];
   };
-  const double scale = static_cast<double>(side) / static_cast<double>(size);
   float* out = dst.data();
-  for (index_t oy = 0; oy < size; ++oy) {
-    const double sy = static_cast<double>(oy) * scale;
-    const index_t y0 = static_cast<index_t>(std::floor(sy)), y1 = std::min<index_t>(y0 + 1, side - 1);
-    const double ly = sy - static_cast<double>(y0);
-    for (index_t ox = 0; ox < size; ++ox) {
-      const double sx = static_cast<double>(ox) * scale;
-      const index_t x0 = static_cast<index_t>(std::floor(sx)), x1 = std::min<index_t>(x0 + 1, side - 1);
-      const double lx = sx - static_cast<double>(x0);
-      for (int c = 0; c < 3; ++c) {
-        const double top = at(y0, x0, c) + (at(y0, x1, c) - at(y0, x0, c)) * lx;
-        const double bottom = at(y1, x0, c) + (at(y1, x1, c) - at(y1, x0, c)) * lx;
-        *out++ = static_cast<float>(top + (bottom - top) * ly);
-      }
-    }
-  }
+  resample_bilinear_legacy(side, side, 3, size, size, at, [&](index_t yy, index_t xx, index_t c, double v) {
+    out[(yy * size + xx) * 3 + c] = static_cast<float>(v);
+  });
 }
 
 /// Looks for a model file: $LMTCNN_MODEL_DIR, then beside the program (argv0) and in its models/

@@ -51,20 +51,9 @@ class engine_net {
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs.
   std::map<std::string, tensor<float>> forward(tensor_view<const float> input) const {
-    const shape& d = graph_.input_dims;
-    if (input.rank() != 4 || input.dim(1) != d[0] || input.dim(2) != d[1] || input.dim(3) != d[2] || input.dim(0) < 1)
-      throw shape_error("layer '" + graph_.input_name + "': got " + input.shape().str() + ", expected [n," +
-                        std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "]");
-    const index_t n = input.dim(0);
     std::vector<tensor<float>> values(graph_.nodes.size() + 1);
-    values[0] = tensor<float>(input.shape());
-    {
-      const tensor_view<float> dst = values[0].view();
-      for (index_t b = 0; b < n; ++b)
-        for (index_t y = 0; y < input.dim(1); ++y)
-          for (index_t x = 0; x < input.dim(2); ++x)
-            for (index_t c = 0; c < input.dim(3); ++c) dst(b, y, x, c) = input(b, y, x, c);
-    }
+    values[0] = graph_input(graph_, input);
+    const index_t n = input.dim(0);
     tensor<float> scratch({static_cast<index_t>(scratch_floats_)});
     for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
       const prepared& p = prep_[i];

@@ -277,6 +277,23 @@ std::vector<shape> infer_shapes(const graph& g, index_t n, Lookup lookup) {
   return v;
 }
 
+/// Checks an input [n,h,w,c] against a graph's input and copies it into a contiguous tensor (whose
+/// slack the kernels may read into). Throws shape_error naming the input and both shapes.
+template <class T>
+tensor<T> graph_input(const graph& g, tensor_view<const T> input) {
+  const shape& d = g.input_dims;
+  if (input.rank() != 4 || input.dim(1) != d[0] || input.dim(2) != d[1] || input.dim(3) != d[2] || input.dim(0) < 1)
+    throw shape_error("layer '" + g.input_name + "': got " + input.shape().str() + ", expected [n," +
+                      std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "]");
+  tensor<T> t(input.shape());
+  const tensor_view<T> dst = t.view();
+  for (index_t b = 0; b < input.dim(0); ++b)
+    for (index_t y = 0; y < input.dim(1); ++y)
+      for (index_t x = 0; x < input.dim(2); ++x)
+        for (index_t c = 0; c < input.dim(3); ++c) dst(b, y, x, c) = input(b, y, x, c);
+  return t;
+}
+
 /// Runs a graph on the scalar reference ops. The weights are looked up by name at construction;
 /// forward() is const and allocates its activations, so one graph_net may serve several threads.
 template <class T>
@@ -303,20 +320,10 @@ class graph_net {
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs.
   std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const {
-    const shape& d = graph_.input_dims;
-    if (input.rank() != 4 || input.dim(1) != d[0] || input.dim(2) != d[1] || input.dim(3) != d[2] || input.dim(0) < 1)
-      throw shape_error("layer '" + graph_.input_name + "': got " + input.shape().str() + ", expected [n," +
-                        std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "]");
+    tensor<T> first = graph_input(graph_, input);
     const std::vector<shape> shapes = infer_shapes(graph_, input.dim(0), lookup());
     std::vector<tensor<T>> values(shapes.size());
-    values[0] = tensor<T>(input.shape());
-    {
-      tensor_view<T> dst = values[0].view();
-      for (index_t n = 0; n < input.dim(0); ++n)
-        for (index_t y = 0; y < input.dim(1); ++y)
-          for (index_t x = 0; x < input.dim(2); ++x)
-            for (index_t c = 0; c < input.dim(3); ++c) dst(n, y, x, c) = input(n, y, x, c);
-    }
+    values[0] = std::move(first);
     // The last use of every value, so activations are freed as soon as they are dead.
     std::vector<std::size_t> last_use(shapes.size(), 0);
     for (std::size_t i = 0; i < graph_.nodes.size(); ++i)
