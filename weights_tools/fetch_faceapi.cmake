@@ -1,11 +1,25 @@
 # Fetches the face-api.js model files from npm (pinned version) and checks their sha256.
 #   cmake -DDEST=<dir> [-DNPM=<npm>] -P fetch_faceapi.cmake
 # Leaves in DEST: age_gender_model-weights_manifest.json, age_gender_model.bin,
-# tiny_face_detector_model-weights_manifest.json, tiny_face_detector_model.bin.
+# tiny_face_detector_model-weights_manifest.json, tiny_face_detector_model.bin, and the package's
+# demo photos sample1.jpg ... sample3.jpg with its licence as LICENSE (MIT).
 set(package "@vladmandic/face-api@1.7.15")
 set(tarball "vladmandic-face-api-1.7.15.tgz")
 set(files age_gender_model-weights_manifest.json age_gender_model.bin
-          tiny_face_detector_model-weights_manifest.json tiny_face_detector_model.bin)
+          tiny_face_detector_model-weights_manifest.json tiny_face_detector_model.bin
+          sample1.jpg sample2.jpg sample3.jpg LICENSE)
+set(member_sample1.jpg package/demo/sample1.jpg)
+set(member_sample2.jpg package/demo/sample2.jpg)
+set(member_sample3.jpg package/demo/sample3.jpg)
+set(member_LICENSE package/LICENSE)
+set(sha256_sample1.jpg 8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51)
+set(sha256_sample2.jpg 7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691)
+set(sha256_sample3.jpg 8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936)
+foreach(f ${files})
+  if(NOT DEFINED member_${f})
+    set(member_${f} package/model/${f})
+  endif()
+endforeach()
 set(sha256_age_gender_model.bin 49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa)
 set(sha256_tiny_face_detector_model.bin b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871)
 
@@ -32,7 +46,7 @@ if(present)
   return()
 endif()
 
-set(how "Fetch it by hand with:\n  cd ${DEST} && npm pack ${package} && tar xzf ${tarball} && cp package/model/age_gender_model* package/model/tiny_face_detector_model* .\nor configure with -DLMTCNN_FETCH_MODELS=OFF to build without the face-api.js models.")
+set(how "Fetch it by hand with:\n  cd ${DEST} && npm pack ${package} && tar xzf ${tarball} && cp package/model/age_gender_model* package/model/tiny_face_detector_model* package/demo/sample[123].jpg package/LICENSE .\nor configure with -DLMTCNN_FETCH_MODELS=OFF to build without the face-api.js models.")
 if(NOT NPM)
   find_program(NPM npm)
 endif()
@@ -49,7 +63,7 @@ if(NOT EXISTS "${DEST}/${tarball}")
 endif()
 set(members)
 foreach(f ${files})
-  list(APPEND members package/model/${f})
+  list(APPEND members ${member_${f}})
 endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -E tar xzf "${DEST}/${tarball}" ${members}
                 WORKING_DIRECTORY "${DEST}" RESULT_VARIABLE rc ERROR_VARIABLE err)
@@ -57,7 +71,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "lmtcnn: cannot extract the model files from ${DEST}/${tarball}: ${err}\n${how}")
 endif()
 foreach(f ${files})
-  file(RENAME "${DEST}/package/model/${f}" "${DEST}/${f}")
+  file(RENAME "${DEST}/${member_${f}}" "${DEST}/${f}")
 endforeach()
 file(REMOVE_RECURSE "${DEST}/package")
 foreach(f ${files})

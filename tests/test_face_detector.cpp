@@ -1,0 +1,192 @@
+// face-api.js's tiny face detector, converted from npm, on real photos, against the boxes
+// face-api.js itself found (tests/data/realdata/detection_reference.json, tiny_face_detector at 416,
+// copied from the shared reference data with its provenance). The JPEG photos are the npm package's
+// demo photos, fetched by the build beside the models; the reference decoded them with jpeg-js, we
+// decode with stb_image, so boxes are compared by IoU (>= 0.9) and scores within 0.02.
+// Needs LMTCNN_MODEL_DIR holding tiny_face_detector.lmt and faceapi/sample1.jpg ... sample3.jpg.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "json.hpp"
+#include "lmtcnn/engine.hpp"
+#include "lmtcnn/face_detector.hpp"
+#include "test_archs.hpp"
+
+using namespace lmtcnn;
+
+namespace {
+
+const std::string data_dir = LMTCNN_TEST_DATA_DIR;
+
+std::string model_dir() {
+  const char* dir = std::getenv("LMTCNN_MODEL_DIR");
+  REQUIRE_MESSAGE(dir != nullptr, "set LMTCNN_MODEL_DIR to the directory holding tiny_face_detector.lmt");
+  return dir;
+}
+
+struct reference_image {
+  std::string path;
+  int width = 0, height = 0;
+  std::vector<face_detection> faces;
+};
+
+std::vector<reference_image> reference_images() {
+  std::ifstream in(data_dir + "/realdata/detection_reference.json");
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const lmtcnn_tools::json doc = lmtcnn_tools::json_parser::parse(ss.str(), "detection_reference.json");
+  std::vector<reference_image> images;
+  for (const lmtcnn_tools::json& im : doc.get("images")->items) {
+    reference_image r;
+    const std::string name = im.get("image")->str;
+    // faceapi_sampleN.jpg is the package's demo/sampleN.jpg (same sha256), fetched by the build
+    r.path = name.rfind("faceapi_", 0) == 0 ? model_dir() + "/faceapi/" + name.substr(8)
+                                             : data_dir + "/realdata/images/" + name;
+    r.width = static_cast<int>(im.get("width")->num);
+    r.height = static_cast<int>(im.get("height")->num);
+    for (const lmtcnn_tools::json& b : im.get("tiny_face_detector_416_boxes_xywh_score")->items)
+      r.faces.push_back({{b.items.at(0).num, b.items.at(1).num, b.items.at(2).num, b.items.at(3).num}, b.items.at(4).num});
+    images.push_back(r);
+  }
+  REQUIRE(images.size() == 4);
+  return images;
+}
+
+/// Same number of faces; every reference face has a detection with IoU >= 0.9 and a score within 0.02.
+void check_faces(const reference_image& ref, const std::vector<face_detection>& got, const std::string& path,
+                 double& worst_iou, double& worst_score) {
+  INFO(ref.path << " on " << path);
+  REQUIRE(got.size() == ref.faces.size());
+  for (const face_detection& want : ref.faces) {
+    double best = 0;
+    const face_detection* match = nullptr;
+    for (const face_detection& g : got)
+      if (iou(g.box, want.box) > best) {
+        best = iou(g.box, want.box);
+        match = &g;
+      }
+    REQUIRE(match != nullptr);
+    INFO("reference box " << want.box.x << " " << want.box.y << " " << want.box.width << " " << want.box.height
+                          << ", got " << match->box.x << " " << match->box.y << " " << match->box.width << " "
+                          << match->box.height);
+    CHECK(best >= 0.9);
+    CHECK(std::abs(match->score - want.score) <= 0.02);
+    worst_iou = std::min(worst_iou, best);
+    worst_score = std::max(worst_score, std::abs(match->score - want.score));
+  }
+  for (std::size_t i = 1; i < got.size(); ++i) CHECK(got[i - 1].score >= got[i].score);  // best first
+}
+
+}  // namespace
+
+TEST_CASE("the tiny face detector finds face-api.js's faces on four real photos (engine and scalar reference)") {
+  const face_detector det(model_dir() + "/tiny_face_detector.lmt");
+  double worst_iou = 1, worst_score = 0;
+  for (const reference_image& ref : reference_images()) {
+    const image img = load_image(ref.path);
+    REQUIRE(img.width == ref.width);
+    REQUIRE(img.height == ref.height);
+    check_faces(ref, det.detect(img), "engine (" + std::string(simd_arch::name()) + ")", worst_iou, worst_score);
+    check_faces(ref, det.detect(img, true), "scalar reference", worst_iou, worst_score);
+  }
+  MESSAGE("worst IoU with the reference boxes " << worst_iou << ", worst |score diff| " << worst_score);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("every SIMD architecture finds the same faces", A, detector_id) {
+  const model<float> m = model<float>::load(model_dir() + "/tiny_face_detector.lmt");
+  graph g = m.net_graph();
+  g.input_dims = shape({416, 416, 3});
+  const engine_net<A> net(g, m.net().weights(), m.net().owner());
+  const std::vector<double> anchors = m.meta().at("detector.anchors").ds;
+  double worst_iou = 1, worst_score = 0;
+  for (const reference_image& ref : reference_images()) {
+    const image img = load_image(ref.path);
+    tensor<float> input({1, 416, 416, 3});
+    prepare_detector_input(img, tensor_view<float>(input.data(), {416, 416, 3}), 416);
+    const tensor<float> grid = net.forward(input.view()).at("boxes");
+    check_faces(ref, decode_face_grid(grid.data(), 13, anchors, img.width, img.height, 416, 0.5, 0.4, 1000), A::name(),
+                worst_iou, worst_score);
+  }
+}
+TEST_CASE_TEMPLATE_APPLY(detector_id, lmtcnn_test::archs);
+
+TEST_CASE("non-maximum suppression as face-api.js: best first, overlaps above the threshold dropped, ties later first") {
+  const std::vector<face_box> boxes = {{0, 0, 10, 10}, {1, 0, 10, 10}, {20, 20, 5, 5}, {0, 0, 10, 10}, {40, 0, 10, 10}};
+  // IoU of boxes 0 and 1: 90 / 110 = 0.818; boxes 0 and 3 are the same box
+  const std::vector<double> scores = {0.6, 0.9, 0.7, 0.6, 0.6};
+  const std::vector<std::size_t> kept = non_max_suppression(boxes, scores, 0.4);
+  // 1 (0.9) drops 0 and 3; then 2 (0.7); then among the 0.6 left (4 only)
+  CHECK(kept == std::vector<std::size_t>{1, 2, 4});
+  // equal scores: the one listed last is taken first (JavaScript's stable sort, then pop)
+  CHECK(non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 10}}, {0.5, 0.5}, 0.4) == std::vector<std::size_t>{1});
+  // an IoU exactly at the threshold is kept (face-api.js drops only IoU > threshold)
+  CHECK(iou({0, 0, 10, 10}, {0, 0, 10, 5}) == doctest::Approx(0.5));
+  CHECK(non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 5}}, {0.9, 0.8}, 0.5).size() == 2);
+  CHECK(non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 5}}, {0.9, 0.8}, 0.49).size() == 1);
+}
+
+TEST_CASE("box decoding by hand: one cell, one anchor") {
+  // a 2x2 grid with one anchor (w 1, h 2 cells); every logit 0 except the score of cell (row 1, col 0)
+  std::vector<float> grid(2 * 2 * 5, 0.0f);
+  for (int cell = 0; cell < 4; ++cell) grid[static_cast<std::size_t>(cell * 5 + 4)] = -10.0f;  // sigmoid ~ 0
+  grid[2 * 5 + 4] = 2.0f;                                                                     // row 1, col 0
+  const std::vector<double> anchors = {1.0, 2.0};
+  // a 100x50 image at input size 64: the image fills 64x32 of the input, so y is corrected by 64/32 = 2
+  const auto faces = decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.5, 0.4, 10);
+  REQUIRE(faces.size() == 1);
+  CHECK(faces[0].score == doctest::Approx(1.0 / (1.0 + std::exp(-2.0))));
+  // centre x = (0 + 0.5) / 2 = 0.25, width = 1 / 2 = 0.5 -> x = 0 .. 0.5 of 100 pixels
+  CHECK(faces[0].box.x == doctest::Approx(0.0));
+  CHECK(faces[0].box.width == doctest::Approx(50.0));
+  // centre y = (1 + 0.5) / 2 * 2 = 1.5, height = 2 / 2 * 2 = 2 -> y = 0.5 .. 2.5 of 50 pixels
+  CHECK(faces[0].box.y == doctest::Approx(25.0));
+  CHECK(faces[0].box.height == doctest::Approx(100.0));
+  // nothing above the threshold: no face; max_faces caps the count
+  CHECK(decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.9, 0.4, 10).empty());
+  CHECK(decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.5, 0.4, 0).empty());
+}
+
+TEST_CASE("the detector's input: padded at the bottom or right, then resized") {
+  image img;
+  img.width = 4;
+  img.height = 2;
+  img.rgb.assign(4 * 2 * 3, 200);
+  tensor<float> t({4, 4, 3});
+  prepare_detector_input(img, t.view(), 4);  // same size: a copy with two zero rows below
+  CHECK(t[(1 * 4 + 3) * 3] == 200.0f);
+  CHECK(t[(2 * 4 + 0) * 3] == 0.0f);
+  CHECK(t[(3 * 4 + 3) * 3 + 2] == 0.0f);
+  tensor<float> half({2, 2, 3});
+  prepare_detector_input(img, half.view(), 2);  // legacy bilinear 4 -> 2 samples rows/cols 0 and 2
+  CHECK(half[0] == 200.0f);
+  CHECK(half[(1 * 2 + 0) * 3] == 0.0f);
+}
+
+TEST_CASE("bad detector settings and files give clear errors") {
+  const std::string path = model_dir() + "/tiny_face_detector.lmt";
+  face_detector_options o;
+  o.input_size = 100;
+  CHECK_THROWS_WITH_AS(face_detector(path, o), doctest::Contains("not a multiple of 32"), error);
+  o.input_size = 416;
+  o.score_threshold = 1.5;
+  CHECK_THROWS_WITH_AS(face_detector(path, o), doctest::Contains("score threshold"), error);
+  CHECK_THROWS_WITH_AS(face_detector(model_dir() + "/age_gender.lmt"), doctest::Contains("not a face-api.js tiny face detector"),
+                       format_error);
+  CHECK_THROWS_WITH_AS(face_detector(model_dir() + "/no_such.lmt"), doctest::Contains("no_such.lmt"), error);
+  // other input sizes run and find the astronaut's face
+  o.score_threshold = 0.5;
+  const image img = load_image(data_dir + "/realdata/images/skimage_astronaut.png");
+  for (index_t s : {320, 608}) {
+    o.input_size = s;
+    const auto faces = face_detector(path, o).detect(img);
+    INFO("input size " << s);
+    REQUIRE(faces.size() >= 1);
+    CHECK(iou(faces[0].box, {163.25, 75.66, 116.04, 110.98}) >= 0.5);
+  }
+}
