@@ -6,10 +6,15 @@
 // linkage (STB_IMAGE_STATIC); include this header before any other inclusion of stb_image.h.
 #pragma once
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 #ifndef STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_IMPLEMENTATION
@@ -98,6 +103,30 @@ inline bool header_dimensions(const unsigned char* d, std::size_t n, std::int64_
 }
 }  // namespace detail
 
+namespace detail {
+/// Why a JPEG or PNG is cut short (nullptr when it is complete or another format): a JPEG must
+/// hold its end-of-image marker after the start of its first scan (entropy-coded data cannot hold
+/// the bytes FF D9), a PNG its IEND chunk.
+inline const char* truncation(const unsigned char* d, std::size_t n) {
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) {
+    std::size_t sos = 0;
+    for (std::size_t i = 2; i + 1 < n && !sos; ++i)
+      if (d[i] == 0xFF && d[i + 1] == 0xDA) sos = i;
+    if (!sos) return "JPEG data is truncated (no image scan)";
+    for (std::size_t i = n - 1; i > sos + 1; --i)
+      if (d[i - 1] == 0xFF && d[i] == 0xD9) return nullptr;
+    return "JPEG data is truncated (it ends before its end-of-image marker)";
+  }
+  static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (n >= 8 && std::equal(png_sig, png_sig + 8, d)) {
+    for (std::size_t i = n >= 12 ? n - 8 : 8; i >= 8 && i + 4 <= n; --i)
+      if (d[i] == 'I' && d[i + 1] == 'E' && d[i + 2] == 'N' && d[i + 3] == 'D') return nullptr;
+    return "PNG data is truncated (no IEND chunk at its end)";
+  }
+  return nullptr;
+}
+}  // namespace detail
+
 /// Decodes JPEG/PNG/BMP bytes; `name` appears in errors. Throws lmtcnn::error.
 inline image decode_image(const unsigned char* data, std::size_t size, const std::string& name,
                           const image_limits& limits = {}) {
@@ -112,6 +141,7 @@ inline image decode_image(const unsigned char* data, std::size_t size, const std
   if (detail::header_dimensions(data, size, hw, hh) &&
       (hw > limits.max_side || hh > limits.max_side || hw * hh > limits.max_pixels))
     throw too_large(hw, hh);
+  if (const char* why = detail::truncation(data, size)) throw error(name + ": " + why);
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
     throw error(name + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
@@ -130,8 +160,11 @@ inline image decode_image(const unsigned char* data, std::size_t size, const std
 
 /// Reads and decodes an image file. Throws lmtcnn::error naming the file.
 inline image load_image(const std::string& path, const image_limits& limits = {}) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw error(path + ": cannot open (" + std::strerror(errno) + ")");
+  if (S_ISDIR(st.st_mode)) throw error(path + ": is a directory, not an image");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw error(path + ": cannot open");
+  if (!in) throw error(path + ": cannot open (" + std::strerror(errno) + ")");
   const std::streamoff size = in.tellg();
   if (size < 0) throw error(path + ": cannot read");
   if (size > limits.max_file_bytes)

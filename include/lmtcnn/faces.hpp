@@ -1,0 +1,234 @@
+// lmtcnn: age and gender of every face in a photo, from converted model files.
+//
+//   lmtcnn::face_analyzer_options o;
+//   o.model = lmtcnn::find_model("age_gender.lmt", argv[0]);           // or an LMTCNN-1-1/2-1 file
+//   o.detector = lmtcnn::find_model("tiny_face_detector.lmt", argv[0]);
+//   const lmtcnn::face_analyzer fa(o);                                 // safe to share between threads
+//   for (const lmtcnn::face_result& f : fa.analyze(lmtcnn::load_image("photo.jpg"))) ...
+//
+// Faces come from face-api.js's tiny face detector, from one given box, or the whole image is taken as
+// the face (pre-cropped input). Each face then goes to the age/gender network of the model file:
+//  - face-api.js's AgeGenderNet: age in years (regression) and gender, crop prepared as face-api.js does;
+//  - LMTCNN-1-1 / LMTCNN-2-1: LMTCNN's own preprocessing on the face box (clipped to the image): resize
+//    to 256x256, then a single look (resize to 227x227) or the 12 oversampled crops (the whole face
+//    resized to 227 and the crops at (0,0), (0,29), (29,0), (29,29), (14,14) of the 256 image, each
+//    with its mirror), softmax outputs averaged; the age group with its probabilities.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lmtcnn/age_gender.hpp"
+#include "lmtcnn/face_detector.hpp"
+#include "lmtcnn/model.hpp"
+#include "lmtcnn/nets/lmtcnn.hpp"
+
+namespace lmtcnn {
+
+/// What is known about one face.
+struct face_result {
+  face_box box;                       ///< in image pixels, as detected or given (not clipped)
+  std::optional<double> score;        ///< the detector's score; none for a given box or the whole image
+  std::optional<double> age_years;    ///< regression models (face-api.js)
+  std::string age_group;              ///< classification models (LMTCNN): the most likely group
+  std::vector<double> age_probs;      ///< classification models: one per group of age_groups
+  double p_male = 0, p_female = 0;
+  bool male() const { return p_male >= p_female; }
+};
+
+/// LMTCNN-1-1 / LMTCNN-2-1 from a converted file, with LMTCNN's preprocessing of a face box.
+class lmtcnn_estimator {
+ public:
+  explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false)
+      : model_(std::make_shared<const model<float>>(model<float>::load(model_path))), oversample_(oversample) {
+    const metadata& meta = model_->meta();
+    const auto family = meta.find("network.family");
+    if (family == meta.end() || family->second.s != "lmtcnn")
+      throw format_error(model_path + ": not an LMTCNN file (network.family is " +
+                         (family == meta.end() ? std::string("missing") : "'" + family->second.s + "'") + ")");
+    const auto labels = meta.find("labels.age_probs");
+    if (labels != meta.end() && labels->second.type == meta_value::kind::texts)
+      groups_ = labels->second.ss;
+    else
+      groups_.assign(lmtcnn_age_groups.begin(), lmtcnn_age_groups.end());
+    const graph& g = model_->net_graph();
+    if (g.input_dims != shape({lmtcnn_net<float>::input_size, lmtcnn_net<float>::input_size, 3}))
+      throw format_error(model_path + ": LMTCNN input " + g.input_dims.str() + " is not [227,227,3]");
+  }
+
+  const std::vector<std::string>& age_groups() const { return groups_; }
+  bool oversample() const { return oversample_; }
+
+  /// The network inputs for a face box: [1 or 12, 227, 227, 3], RGB 0..255.
+  tensor<float> inputs(const image& img, const face_box& box) const {
+    int x, y, w, h;
+    clip_box(box, img.width, img.height, x, y, w, h);
+    const index_t s = 256, c = 227;
+    tensor<float> face({s, s, 3});
+    resample_bilinear_legacy(
+        h, w, 3, s, s,
+        [&](index_t yy, index_t xx, index_t ch) -> double { return img.at(x + static_cast<int>(xx), y + static_cast<int>(yy), static_cast<int>(ch)); },
+        [&](index_t yy, index_t xx, index_t ch, double v) { face[(yy * s + xx) * 3 + ch] = static_cast<float>(v); });
+    tensor<float> out({oversample_ ? 12 : 1, c, c, 3});
+    auto full = [&](index_t slot) {  // the whole 256 face resized to 227
+      resample_bilinear_legacy(
+          s, s, 3, c, c, [&](index_t yy, index_t xx, index_t ch) -> double { return face[(yy * s + xx) * 3 + ch]; },
+          [&](index_t yy, index_t xx, index_t ch, double v) {
+            out[((slot * c + yy) * c + xx) * 3 + ch] = static_cast<float>(v);
+          });
+    };
+    full(0);
+    if (!oversample_) return out;
+    auto mirror = [&](index_t from, index_t to) {
+      for (index_t yy = 0; yy < c; ++yy)
+        for (index_t xx = 0; xx < c; ++xx)
+          for (index_t ch = 0; ch < 3; ++ch)
+            out[((to * c + yy) * c + xx) * 3 + ch] = out[((from * c + yy) * c + (c - 1 - xx)) * 3 + ch];
+    };
+    mirror(0, 1);
+    const index_t offsets[5][2] = {{0, 0}, {0, 29}, {29, 0}, {29, 29}, {14, 14}};
+    for (index_t k = 0; k < 5; ++k) {
+      const index_t slot = 2 + 2 * k;
+      for (index_t yy = 0; yy < c; ++yy)
+        for (index_t xx = 0; xx < c; ++xx)
+          for (index_t ch = 0; ch < 3; ++ch)
+            out[((slot * c + yy) * c + xx) * 3 + ch] = face[((yy + offsets[k][0]) * s + xx + offsets[k][1]) * 3 + ch];
+      mirror(slot, slot + 1);
+    }
+    return out;
+  }
+
+  /// Age group and gender of one face; the softmax outputs of the looks are averaged.
+  face_result predict(const image& img, const face_box& box) const {
+    const tensor<float> in = inputs(img, box);
+    const auto out = model_->forward(in.view());
+    const tensor<float>& age = out.at("age_probs");
+    const tensor<float>& gender = out.at("gender_probs");
+    const index_t looks = in.dim(0), groups = age.dim(1);
+    if (static_cast<std::size_t>(groups) != groups_.size())
+      throw format_error(model_->file_name() + ": " + std::to_string(groups) + " age outputs but " +
+                         std::to_string(groups_.size()) + " labels");
+    face_result r;
+    r.box = box;
+    r.age_probs.assign(static_cast<std::size_t>(groups), 0.0);
+    for (index_t l = 0; l < looks; ++l) {
+      for (index_t g = 0; g < groups; ++g) r.age_probs[static_cast<std::size_t>(g)] += age[l * groups + g] / double(looks);
+      r.p_male += gender[l * 2] / double(looks);
+      r.p_female += gender[l * 2 + 1] / double(looks);
+    }
+    std::size_t best = 0;
+    for (std::size_t g = 1; g < r.age_probs.size(); ++g)
+      if (r.age_probs[g] > r.age_probs[best]) best = g;
+    r.age_group = groups_[best];
+    return r;
+  }
+
+ private:
+  std::shared_ptr<const model<float>> model_;
+  bool oversample_ = false;
+  std::vector<std::string> groups_;
+};
+
+/// Where the faces come from.
+enum class face_source { detect, whole_image, given_box };
+
+struct face_analyzer_options {
+  std::string model;      ///< age/gender network: face-api.js AgeGenderNet or LMTCNN
+  std::string detector;   ///< tiny face detector (needed for face_source::detect)
+  face_source source = face_source::detect;
+  face_box box;           ///< for face_source::given_box
+  face_detector_options detection;
+  double divisor = 256;   ///< face-api.js AgeGenderNet: 256 (as trained) or 255 (the @vladmandic fork)
+  bool oversample = false;  ///< LMTCNN: 12 crops instead of one look
+};
+
+/// Whether at least one whole pixel of the box lies inside the image (what clip_box needs).
+inline bool box_overlaps(const face_box& b, const image& img) {
+  int x, y, w, h;
+  try {
+    clip_box(b, img.width, img.height, x, y, w, h);
+  } catch (const error&) {
+    return false;
+  }
+  return true;
+}
+
+/// Which family a converted file holds ("lmtcnn", "faceapi_age_gender", ...); throws for a bad file.
+inline std::string model_family(const std::string& path) {
+  const weights_file f = weights_file::load(path);
+  const auto it = f.meta().find("network.family");
+  return it == f.meta().end() ? std::string() : it->second.s;
+}
+
+/// Faces, then age and gender for each; const and safe to use from several threads at once.
+class face_analyzer {
+ public:
+  explicit face_analyzer(const face_analyzer_options& o) : options_(o) {
+    const std::string family = model_family(o.model);
+    if (family == "lmtcnn") {
+      lmtcnn_ = std::make_shared<const lmtcnn_estimator>(o.model, o.oversample);
+    } else if (family == "faceapi_age_gender") {
+      if (o.oversample) throw error("oversampling is for LMTCNN models, not " + o.model);
+      faceapi_ = std::make_shared<const age_gender_estimator>(o.model, o.divisor);
+    } else {
+      throw format_error(o.model + ": not an age/gender network (network.family is '" + family +
+                         "'; expected lmtcnn or faceapi_age_gender)");
+    }
+    if (o.source == face_source::detect) detector_ = std::make_shared<const face_detector>(o.detector, o.detection);
+  }
+
+  const face_analyzer_options& options() const { return options_; }
+  bool classifies_age() const { return lmtcnn_ != nullptr; }
+
+  /// The faces of an image with their age and gender, best detection first.
+  std::vector<face_result> analyze(const image& img) const {
+    std::vector<face_result> faces;
+    switch (options_.source) {
+      case face_source::detect:
+        for (const face_detection& d : detector_->detect(img)) {
+          if (!box_overlaps(d.box, img)) continue;  // nothing of it inside the image: no crop to take
+          face_result r;
+          r.box = d.box;
+          r.score = d.score;
+          faces.push_back(r);
+        }
+        break;
+      case face_source::whole_image:
+        faces.push_back({});
+        faces.back().box = {0, 0, static_cast<double>(img.width), static_cast<double>(img.height)};
+        break;
+      case face_source::given_box:
+        faces.push_back({});
+        faces.back().box = options_.box;
+        break;
+    }
+    if (faces.empty()) return faces;
+    if (lmtcnn_) {
+      for (face_result& f : faces) {
+        face_result r = lmtcnn_->predict(img, f.box);
+        r.score = f.score;
+        f = r;
+      }
+    } else {
+      std::vector<face_box> boxes;
+      for (const face_result& f : faces) boxes.push_back(f.box);
+      const std::vector<age_gender> ag = faceapi_->predict(img, boxes);
+      for (std::size_t i = 0; i < faces.size(); ++i) {
+        faces[i].age_years = ag[i].age_years;
+        faces[i].p_male = ag[i].p_male;
+        faces[i].p_female = ag[i].p_female;
+      }
+    }
+    return faces;
+  }
+
+ private:
+  face_analyzer_options options_;
+  std::shared_ptr<const face_detector> detector_;
+  std::shared_ptr<const age_gender_estimator> faceapi_;
+  std::shared_ptr<const lmtcnn_estimator> lmtcnn_;
+};
+
+}  // namespace lmtcnn
