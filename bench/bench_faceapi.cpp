@@ -1,10 +1,22 @@
-// One face through face-api.js's AgeGenderNet: crop preparation (clip, pad to square, resize to
-// 112x112) plus the network, single thread, from a decoded photo and a face box.
-// Needs the converted model (build/models/age_gender.lmt, found beside the program or in $LMTCNN_MODEL_DIR).
+// face-api.js's networks, single thread:
+//  - one face through the AgeGenderNet: crop preparation (clip, pad to square, resize to 112x112) plus
+//    the network, from a decoded photo and a face box;
+//  - the whole photo pipeline on the package's 1920x1280 demo photo sample1.jpg (3 faces): JPEG decode,
+//    detector input preparation, tiny face detector at 416, box decoding, then crop + age/gender for
+//    every face; and each stage alone.
+// Needs the converted models and the demo photo (build/models/, found beside the program or in
+// $LMTCNN_MODEL_DIR; the photo in its faceapi/ directory).
 //   build/bench/bench_faceapi --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
 #include <lmtcnn/age_gender.hpp>
+#include <lmtcnn/face_detector.hpp>
+#include <lmtcnn/faces.hpp>
 #include <lmtcnn/seeded.hpp>
 
 namespace {
@@ -25,6 +37,97 @@ void bm_age_gender_one_face(benchmark::State& state) {
   state.counters["faces/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(bm_age_gender_one_face)->Unit(benchmark::kMillisecond);
+
+std::vector<unsigned char> demo_photo_bytes() {
+  const std::string model = lmtcnn::find_model("age_gender.lmt");
+  const std::string path = model.substr(0, model.rfind('/')) + "/faceapi/sample1.jpg";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw lmtcnn::error(path + ": cannot open (the build fetches it with the models)");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+lmtcnn::face_analyzer_options demo_options() {
+  lmtcnn::face_analyzer_options o;
+  o.model = lmtcnn::find_model("age_gender.lmt");
+  o.detector = lmtcnn::find_model("tiny_face_detector.lmt");
+  return o;
+}
+
+// decode + detect + crop + age/gender per face, from the JPEG bytes in memory
+void bm_pipeline_1920x1280(benchmark::State& state) {
+  const std::vector<unsigned char> jpeg = demo_photo_bytes();
+  const lmtcnn::face_analyzer fa(demo_options());
+  std::size_t faces = 0;
+  for (auto _ : state) {
+    const lmtcnn::image img = lmtcnn::decode_image(jpeg.data(), jpeg.size(), "sample1.jpg");
+    const std::vector<lmtcnn::face_result> r = fa.analyze(img);
+    faces = r.size();
+    benchmark::DoNotOptimize(r.data());
+  }
+  state.counters["faces"] = static_cast<double>(faces);
+  state.counters["photos/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(bm_pipeline_1920x1280)->Unit(benchmark::kMillisecond);
+
+void bm_stage_decode_jpeg_1920x1280(benchmark::State& state) {
+  const std::vector<unsigned char> jpeg = demo_photo_bytes();
+  for (auto _ : state) {
+    const lmtcnn::image img = lmtcnn::decode_image(jpeg.data(), jpeg.size(), "sample1.jpg");
+    benchmark::DoNotOptimize(img.rgb.data());
+  }
+  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(jpeg.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(bm_stage_decode_jpeg_1920x1280)->Unit(benchmark::kMillisecond);
+
+void bm_stage_detector_input_1920x1280(benchmark::State& state) {
+  const std::vector<unsigned char> jpeg = demo_photo_bytes();
+  const lmtcnn::image img = lmtcnn::decode_image(jpeg.data(), jpeg.size(), "sample1.jpg");
+  lmtcnn::tensor<float> input({416, 416, 3});
+  for (auto _ : state) {
+    lmtcnn::prepare_detector_input(img, input.view(), 416);
+    benchmark::DoNotOptimize(input.data());
+  }
+}
+BENCHMARK(bm_stage_detector_input_1920x1280)->Unit(benchmark::kMillisecond);
+
+// the detector's network alone, on a prepared 416x416 input
+void bm_stage_detector_network_416(benchmark::State& state) {
+  const lmtcnn::face_detector det(lmtcnn::find_model("tiny_face_detector.lmt"));
+  const lmtcnn::tensor<float> input = lmtcnn::seeded::pixels<float>({1, 416, 416, 3}, 1, "detector");
+  for (auto _ : state) {
+    const lmtcnn::tensor<float> grid = det.raw_output(input.view());
+    benchmark::DoNotOptimize(grid.data());
+  }
+}
+BENCHMARK(bm_stage_detector_network_416)->Unit(benchmark::kMillisecond);
+
+// detection (input preparation, network, decoding) on the decoded photo
+void bm_stage_detect_1920x1280(benchmark::State& state) {
+  const std::vector<unsigned char> jpeg = demo_photo_bytes();
+  const lmtcnn::image img = lmtcnn::decode_image(jpeg.data(), jpeg.size(), "sample1.jpg");
+  const lmtcnn::face_detector det(lmtcnn::find_model("tiny_face_detector.lmt"));
+  for (auto _ : state) {
+    const std::vector<lmtcnn::face_detection> faces = det.detect(img);
+    benchmark::DoNotOptimize(faces.data());
+  }
+}
+BENCHMARK(bm_stage_detect_1920x1280)->Unit(benchmark::kMillisecond);
+
+// crops + AgeGenderNet for the photo's three detected faces, in one batch
+void bm_stage_age_gender_3_faces(benchmark::State& state) {
+  const std::vector<unsigned char> jpeg = demo_photo_bytes();
+  const lmtcnn::image img = lmtcnn::decode_image(jpeg.data(), jpeg.size(), "sample1.jpg");
+  const lmtcnn::face_detector det(lmtcnn::find_model("tiny_face_detector.lmt"));
+  std::vector<lmtcnn::face_box> boxes;
+  for (const lmtcnn::face_detection& f : det.detect(img)) boxes.push_back(f.box);
+  const lmtcnn::age_gender_estimator est(lmtcnn::find_model("age_gender.lmt"));
+  for (auto _ : state) {
+    const std::vector<lmtcnn::age_gender> r = est.predict(img, boxes);
+    benchmark::DoNotOptimize(r.data());
+  }
+  state.counters["faces"] = static_cast<double>(boxes.size());
+}
+BENCHMARK(bm_stage_age_gender_3_faces)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
