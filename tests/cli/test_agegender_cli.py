@@ -195,6 +195,17 @@ check("no face found" in out, "table: the no-face image is not reported as such:
 rc, out, err = run(["--json", os.path.join(bad, "no_face.bmp")])
 check(rc == 0, "an image without faces is not an error: exit %d" % rc)
 
+# directories are searched recursively, extensions in any case, files reported in sorted order
+nested = os.path.join(work, "nested")
+os.makedirs(os.path.join(nested, "b", "c"))
+shutil.copy(photos[3][0], os.path.join(nested, "b", "c", "deep.PNG"))
+shutil.copy(photos[0][0], os.path.join(nested, "a.jpeg"))
+open(os.path.join(nested, "b", "readme.txt"), "w").write("not a photo\n")
+rc, out, err = run(["--json", nested])
+found = [r["file"] for r in json_lines(out)]
+check(rc == 0 and found == [os.path.join(nested, "a.jpeg"), os.path.join(nested, "b", "c", "deep.PNG")],
+      "recursive search: exit %d, found %r" % (rc, found))
+
 # ---- 4. usage errors and models that cannot be loaded: exit 2, one clear message ----
 for args, msg in (
         ([], "no photo given"),
