@@ -210,6 +210,10 @@ inline source_weights read_npz_bytes(const std::vector<unsigned char>& b, const 
     const unsigned char* member = &b[data];
     std::size_t member_size = static_cast<std::size_t>(csize);
     if (method == 8) {
+      // deflate cannot expand more than 1032:1, so a larger claim is a lie: refuse it before allocating
+      if (usize > csize * 1032 + 64)
+        throw error(where + ": claims " + std::to_string(usize) + " bytes from " + std::to_string(csize) +
+                    " deflated bytes, more than deflate can produce");
       raw.resize(static_cast<std::size_t>(usize));
       z_stream z{};
       if (inflateInit2(&z, -15) != Z_OK) throw error(where + ": cannot start zlib");

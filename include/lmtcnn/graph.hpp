@@ -134,7 +134,11 @@ inline op_arity arity(const graph_node& n) {
 
 /// Checks a graph against the shapes of its weights (lookup(name) returns a shape, or a rank-0
 /// empty shape with `found` false) and returns the shape of every value for a batch of n.
+/// No value may hold more than max_activation_elements per image.
 /// Throws shape_error naming the layer on anything that does not fit.
+/// The most values one layer's output may hold for one image (2^28: 1 GiB of float).
+inline constexpr index_t max_activation_elements = index_t(1) << 28;
+
 template <class Lookup>
 std::vector<shape> infer_shapes(const graph& g, index_t n, Lookup lookup) {
   if (g.input_dims.rank() != 3)
@@ -269,6 +273,9 @@ std::vector<shape> infer_shapes(const graph& g, index_t n, Lookup lookup) {
         out = in;
         break;
     }
+    detail::graph_check(out.rank() == 0 || out[0] <= 0 || out.elements() / out[0] <= max_activation_elements, node,
+                        "output " + out.str() + " holds more than " + std::to_string(max_activation_elements) +
+                            " values per image");
     v.push_back(out);
   }
   for (const auto& [name, id] : g.outputs)

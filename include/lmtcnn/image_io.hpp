@@ -7,6 +7,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -32,7 +34,9 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
 #endif
 #include <stb/stb_image.h>
 #if defined(__GNUC__)
@@ -104,13 +108,111 @@ inline bool header_dimensions(const unsigned char* d, std::size_t n, std::int64_
 }  // namespace detail
 
 namespace detail {
+/// Where a JPEG's data begins after its start-of-image marker (0 for anything else). Like stb_image,
+/// any number of 0xFF fill bytes may come before the marker.
+inline std::size_t jpeg_start(const unsigned char* d, std::size_t n) {
+  std::size_t pos = 0;
+  while (pos < n && d[pos] == 0xFF) ++pos;
+  return pos >= 1 && pos < n && d[pos] == 0xD8 ? pos + 1 : 0;
+}
+
+/// What is wrong with a JPEG's segment structure ("" when nothing is, or for other formats). The
+/// markers are walked from the start of the image to its end; each segment must lie inside the file
+/// and each Huffman table may define at most 256 codes. (stb_image 2.27, Debian 12's, writes past its
+/// tables when a table claims more: this check keeps such files away from it.)
+inline std::string jpeg_structure_error(const unsigned char* d, std::size_t n) {
+  std::size_t pos = jpeg_start(d, n);
+  if (!pos) return {};
+  while (pos < n) {
+    if (d[pos] != 0xFF) return "corrupt JPEG: no marker at byte " + std::to_string(pos);
+    while (pos < n && d[pos] == 0xFF) ++pos;  // fill bytes
+    if (pos >= n) break;
+    const unsigned m = d[pos++];
+    if (m == 0xD9) return {};                              // end of image
+    if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) continue;  // markers without a segment
+    if (m == 0x00 || m == 0xD8) return "corrupt JPEG: unexpected marker at byte " + std::to_string(pos - 2);
+    if (n - pos < 2) break;
+    const std::size_t len = (static_cast<std::size_t>(d[pos]) << 8) | d[pos + 1];
+    if (len < 2 || len > n - pos)
+      return "corrupt JPEG: segment at byte " + std::to_string(pos - 2) + " runs past the end of the file";
+    if (m == 0xC4) {  // Huffman tables: class/id byte, 16 counts, then the values
+      std::size_t t = pos + 2;
+      const std::size_t end = pos + len;
+      while (t < end) {
+        if (end - t < 17) return "corrupt JPEG: Huffman table header cut short";
+        std::size_t codes = 0;
+        for (std::size_t i = 1; i <= 16; ++i) codes += d[t + i];
+        if (codes > 256)
+          return "corrupt JPEG: a Huffman table defines " + std::to_string(codes) + " codes (at most 256)";
+        if (end - t - 17 < codes) return "corrupt JPEG: Huffman table values cut short";
+        t += 17 + codes;
+      }
+    }
+    pos += len;
+    if (m == 0xDA) {  // entropy-coded data follows, up to the next marker other than RSTn or a stuffed zero
+      while (pos + 1 < n && !(d[pos] == 0xFF && d[pos + 1] != 0x00 && !(d[pos + 1] >= 0xD0 && d[pos + 1] <= 0xD7))) ++pos;
+      if (pos + 1 >= n) break;
+    }
+  }
+  return {};
+}
+
+/// CRC-32 (ISO-HDLC, as PNG uses) of n bytes.
+inline std::uint32_t crc32(const unsigned char* d, std::size_t n) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ d[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+/// What is wrong with a PNG's chunk structure ("" when nothing is, or for other formats): every chunk
+/// must lie inside the file and pass its CRC check, and the image data must not begin with an empty
+/// IDAT chunk (stb_image 2.27 mishandles one).
+inline std::string png_structure_error(const unsigned char* d, std::size_t n) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (n < 8 || !std::equal(sig, sig + 8, d)) return {};
+  std::size_t pos = 8;
+  bool data_seen = false;
+  while (true) {
+    if (n - pos < 12) return "PNG data is truncated (a chunk is cut short)";
+    const std::size_t len = (static_cast<std::size_t>(d[pos]) << 24) | (static_cast<std::size_t>(d[pos + 1]) << 16) |
+                            (static_cast<std::size_t>(d[pos + 2]) << 8) | d[pos + 3];
+    if (len > n - pos - 12) return "PNG data is truncated (a chunk runs past the end of the file)";
+    const std::string type(reinterpret_cast<const char*>(d + pos + 4), 4);
+    for (char c : type)
+      if (!std::isalpha(static_cast<unsigned char>(c))) return "corrupt PNG: a chunk's type is not four letters";
+    const unsigned char* crc = d + pos + 8 + len;
+    const std::uint32_t want = (static_cast<std::uint32_t>(crc[0]) << 24) | (static_cast<std::uint32_t>(crc[1]) << 16) |
+                               (static_cast<std::uint32_t>(crc[2]) << 8) | crc[3];
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION  // fuzzing: mutated chunks reach the decoder
+    if (crc32(d + pos + 4, len + 4) != want) return "corrupt PNG: chunk " + type + " fails its CRC check";
+#else
+    (void)want;
+#endif
+    if (type == "IDAT") {
+      if (len == 0 && !data_seen) return "corrupt PNG: the image data begins with an empty IDAT chunk";
+      data_seen = true;
+    }
+    if (type == "IEND") return {};
+    pos += 12 + len;
+  }
+}
+
 /// Why a JPEG or PNG is cut short (nullptr when it is complete or another format): a JPEG must
 /// hold its end-of-image marker after the start of its first scan (entropy-coded data cannot hold
 /// the bytes FF D9), a PNG its IEND chunk.
 inline const char* truncation(const unsigned char* d, std::size_t n) {
-  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) {
+  if (const std::size_t start = jpeg_start(d, n)) {
     std::size_t sos = 0;
-    for (std::size_t i = 2; i + 1 < n && !sos; ++i)
+    for (std::size_t i = start; i + 1 < n && !sos; ++i)
       if (d[i] == 0xFF && d[i + 1] == 0xDA) sos = i;
     if (!sos) return "JPEG data is truncated (no image scan)";
     for (std::size_t i = n - 1; i > sos + 1; --i)
@@ -142,6 +244,8 @@ inline image decode_image(const unsigned char* data, std::size_t size, const std
       (hw > limits.max_side || hh > limits.max_side || hw * hh > limits.max_pixels))
     throw too_large(hw, hh);
   if (const char* why = detail::truncation(data, size)) throw error(name + ": " + why);
+  for (const std::string& why : {detail::jpeg_structure_error(data, size), detail::png_structure_error(data, size)})
+    if (!why.empty()) throw error(name + ": " + why);
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
     throw error(name + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");

@@ -1,0 +1,63 @@
+// libFuzzer target: arbitrary bytes as a photo through the whole pipeline: decode (JPEG, PNG, BMP with
+// the size limits checked from the header), face detection with the tiny face detector, crop
+// preparation for a box taken from the input, and (for one input in 64) the AgeGenderNet.
+// Needs LMTCNN_MODEL_DIR holding age_gender.lmt and tiny_face_detector.lmt. To keep executions fast
+// the detector runs at 32x32 and images are limited to 512 pixels a side and 256 kilopixels.
+// lmtcnn::error is the only acceptable refusal.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include <lmtcnn/faces.hpp>
+
+namespace {
+
+struct pipeline {
+  std::unique_ptr<lmtcnn::face_detector> detector;
+  std::unique_ptr<lmtcnn::age_gender_estimator> estimator;
+  pipeline() {
+    const char* dir = std::getenv("LMTCNN_MODEL_DIR");
+    if (!dir) {
+      std::fprintf(stderr, "fuzz_image_pipeline: set LMTCNN_MODEL_DIR to the directory holding the models\n");
+      std::abort();
+    }
+    lmtcnn::face_detector_options o;
+    o.input_size = 32;
+    o.max_faces = 4;
+    detector = std::make_unique<lmtcnn::face_detector>(std::string(dir) + "/tiny_face_detector.lmt", o);
+    estimator = std::make_unique<lmtcnn::age_gender_estimator>(std::string(dir) + "/age_gender.lmt");
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const pipeline p;
+  lmtcnn::image_limits limits;
+  limits.max_side = 512;
+  limits.max_pixels = 1 << 18;
+  try {
+    const lmtcnn::image img = lmtcnn::decode_image(data, size, "fuzz", limits);
+    std::vector<lmtcnn::face_box> boxes;
+    for (const lmtcnn::face_detection& d : p.detector->detect(img))
+      if (lmtcnn::box_overlaps(d.box, img)) boxes.push_back(d.box);
+    // a box from the input's first bytes, in or out of the image
+    float raw[4] = {0, 0, 1, 1};
+    std::memcpy(raw, data, std::min(size, sizeof raw));
+    const lmtcnn::face_box given{raw[0], raw[1], raw[2], raw[3]};
+    lmtcnn::tensor<float> crop({112, 112, 3});
+    try {
+      lmtcnn::prepare_face_crop(img, given, crop.view());
+    } catch (const lmtcnn::error&) {
+    }
+    if (size % 64 == 0) {
+      boxes.push_back({0, 0, static_cast<double>(img.width), static_cast<double>(img.height)});
+      p.estimator->predict(img, boxes);
+    }
+  } catch (const lmtcnn::error&) {
+  }
+  return 0;
+}

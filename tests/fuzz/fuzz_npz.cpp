@@ -1,0 +1,17 @@
+// libFuzzer target: arbitrary bytes as an .npz archive (zip, stored or deflated members, .npy headers),
+// then recognised and converted as lmtcnn-convert does. lmtcnn::error is the only acceptable refusal.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "convert.hpp"
+#include "readers.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  try {
+    lmtcnn_tools::source_weights src = lmtcnn_tools::read_npz_bytes(std::vector<unsigned char>(data, data + size), "fuzz.npz");
+    lmtcnn_tools::convert(std::move(src), lmtcnn_tools::convert_options{});
+  } catch (const lmtcnn::error&) {
+  }
+  return 0;
+}
