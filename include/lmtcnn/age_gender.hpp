@@ -119,10 +119,7 @@ class age_gender_estimator {
   explicit age_gender_estimator(const std::string& model_path, double divisor = 256.0) {
     if (divisor != 256.0 && divisor != 255.0) throw error("divisor must be 256 or 255");
     auto file = std::make_shared<const weights_file>(weights_file::load(model_path));
-    const auto family = file->meta().find("network.family");
-    if (family == file->meta().end() || family->second.s != "faceapi_age_gender")
-      throw format_error(model_path + ": not a face-api.js AgeGenderNet file (network.family is " +
-                         (family == file->meta().end() ? std::string("missing") : "'" + family->second.s + "'") + ")");
+    require_family(file->meta(), model_path, "faceapi_age_gender", "a face-api.js AgeGenderNet");
     graph g = file->net_graph();
     bool patched = false;
     for (graph_node& n : g.nodes)

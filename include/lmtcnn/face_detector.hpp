@@ -148,10 +148,7 @@ class face_detector {
       throw error("detector score threshold " + std::to_string(options.score_threshold) + " is not between 0 and 1");
     auto file = std::make_shared<const weights_file>(weights_file::load(model_path));
     const metadata& meta = file->meta();
-    const auto family = meta.find("network.family");
-    if (family == meta.end() || family->second.s != "faceapi_tiny_face_detector")
-      throw format_error(model_path + ": not a face-api.js tiny face detector file (network.family is " +
-                         (family == meta.end() ? std::string("missing") : "'" + family->second.s + "'") + ")");
+    require_family(meta, model_path, "faceapi_tiny_face_detector", "a face-api.js tiny face detector");
     const auto anchors = meta.find("detector.anchors");
     const auto iou_t = meta.find("detector.iou_threshold");
     if (anchors == meta.end() || anchors->second.type != meta_value::kind::reals || anchors->second.ds.empty() ||

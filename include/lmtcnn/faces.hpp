@@ -44,10 +44,7 @@ class lmtcnn_estimator {
   explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false)
       : model_(std::make_shared<const model<float>>(model<float>::load(model_path))), oversample_(oversample) {
     const metadata& meta = model_->meta();
-    const auto family = meta.find("network.family");
-    if (family == meta.end() || family->second.s != "lmtcnn")
-      throw format_error(model_path + ": not an LMTCNN file (network.family is " +
-                         (family == meta.end() ? std::string("missing") : "'" + family->second.s + "'") + ")");
+    require_family(meta, model_path, "lmtcnn", "an LMTCNN");
     const auto labels = meta.find("labels.age_probs");
     if (labels != meta.end() && labels->second.type == meta_value::kind::texts)
       groups_ = labels->second.ss;
@@ -155,18 +152,11 @@ inline bool box_overlaps(const face_box& b, const image& img) {
   return true;
 }
 
-/// Which family a converted file holds ("lmtcnn", "faceapi_age_gender", ...); throws for a bad file.
-inline std::string model_family(const std::string& path) {
-  const weights_file f = weights_file::load(path);
-  const auto it = f.meta().find("network.family");
-  return it == f.meta().end() ? std::string() : it->second.s;
-}
-
 /// Faces, then age and gender for each; const and safe to use from several threads at once.
 class face_analyzer {
  public:
   explicit face_analyzer(const face_analyzer_options& o) : options_(o) {
-    const std::string family = model_family(o.model);
+    const std::string family = network_family(weights_file::load(o.model).meta());
     if (family == "lmtcnn") {
       lmtcnn_ = std::make_shared<const lmtcnn_estimator>(o.model, o.oversample);
     } else if (family == "faceapi_age_gender") {

@@ -691,4 +691,19 @@ inline void write_weights_file(const std::string& path, const metadata& meta, co
   if (!out) throw error(path + ": cannot write file");
 }
 
+/// The network family a file's metadata names ("lmtcnn", "faceapi_age_gender", ...; "" when none).
+inline std::string network_family(const metadata& meta) {
+  const auto it = meta.find("network.family");
+  return it == meta.end() ? std::string() : it->second.s;
+}
+
+/// Throws format_error unless the file holds the given family; `what` describes it for the message.
+inline void require_family(const metadata& meta, const std::string& path, const std::string& family,
+                           const std::string& what) {
+  const std::string got = network_family(meta);
+  if (got != family)
+    throw format_error(path + ": not " + what + " file (network.family is " +
+                       (got.empty() ? std::string("missing") : "'" + got + "'") + ")");
+}
+
 }  // namespace lmtcnn

@@ -19,6 +19,8 @@
 #include <lmtcnn/seeded.hpp>
 #include <lmtcnn/weights_file.hpp>
 
+#include "../small_net.hpp"
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #include <stb/stb_image_write.h>
@@ -57,30 +59,8 @@ bytes with_self_test(const graph& g, tensor_map<float> w, const shape& input, co
 }
 
 void weight_seeds(const fs::path& dir) {
-  {
-    graph g;
-    g.input_dims = {5, 7, 3};
-    g.nodes = {
-        {"norm", op_kind::channel_normalize, {0}, {}, {}, {100, 110, 120, 255, 255, 255}},
-        {"conv", op_kind::conv2d, {1}, {"conv/w", "conv/b"}, {1, 1, 1, 1}, {}},
-        {"dw", op_kind::depthwise_conv2d, {2}, {"dw/w", ""}, {2, 2, 1, 2}, {0.1}},
-        {"bn", op_kind::batch_norm, {3}, {"bn/mean", "bn/var", "", "bn/beta"}, {0}, {1e-3}},
-        {"pool", op_kind::pool_max, {4}, {}, {2, 2, 2, 2, 1}, {}},
-        {"fc", op_kind::fully_connected, {5}, {"fc/w", "fc/b"}, {0}, {}},
-        {"softmax", op_kind::softmax, {6}, {}, {}, {}},
-    };
-    g.outputs = {{"logits", 6}, {"probs", 7}};
-    tensor_map<float> w;
-    w.emplace("conv/w", seeded::uniform<float>({3, 3, 3, 4}, 5, "conv/w", -0.5, 0.5));
-    w.emplace("conv/b", seeded::uniform<float>({4}, 5, "conv/b", -0.5, 0.5));
-    w.emplace("dw/w", seeded::uniform<float>({3, 3, 4, 1}, 5, "dw/w", -0.5, 0.5));
-    w.emplace("bn/mean", seeded::uniform<float>({4}, 5, "bn/mean", 0, 0.5));
-    w.emplace("bn/var", seeded::uniform<float>({4}, 5, "bn/var", 0.5, 1));
-    w.emplace("bn/beta", seeded::uniform<float>({4}, 5, "bn/beta", -0.5, 0.5));
-    w.emplace("fc/w", seeded::uniform<float>({2 * 2 * 4, 2}, 5, "fc/w", -0.5, 0.5));
-    w.emplace("fc/b", seeded::uniform<float>({2}, 5, "fc/b", -0.5, 0.5));
-    write(dir / "small_a.lmt", with_self_test(g, w, {1, 5, 7, 3}, "seed a"));
-  }
+  write(dir / "small_a.lmt",
+        with_self_test(lmtcnn_test::small_graph(), lmtcnn_test::small_weights(), {1, 5, 7, 3}, "seed a"));
   {
     graph g;
     g.input_dims = {6, 6, 2};

@@ -22,6 +22,27 @@ inline void window_range(std::size_t o, std::size_t stride, std::size_t pad, std
 }
 }  // namespace detail
 
+namespace detail {
+/// U channel vectors from ch on: U independent accumulators, so the max (or add) chains of the window
+/// overlap instead of waiting on each other.
+template <class A, bool max_pool, std::size_t U>
+inline void pool_vectors(const float* in, std::size_t in_w, std::size_t c, std::size_t y0, std::size_t y1,
+                         std::size_t x0, std::size_t x1, std::size_t ch, const vf<A>& inv, float* dst) {
+  constexpr std::size_t w = width<A>;
+  vf<A> acc[U];
+  for (std::size_t u = 0; u < U; ++u) acc[u] = vf<A>(max_pool ? -std::numeric_limits<float>::infinity() : 0.f);
+  for (std::size_t y = y0; y < y1; ++y)
+    for (std::size_t x = x0; x < x1; ++x) {
+      const float* src = in + (y * in_w + x) * c + ch;
+      for (std::size_t u = 0; u < U; ++u) {
+        const vf<A> v = vf<A>::load_unaligned(src + u * w);
+        acc[u] = max_pool ? xsimd::max(acc[u], v) : acc[u] + v;
+      }
+    }
+  for (std::size_t u = 0; u < U; ++u) store_upto<A>(dst + ch + u * w, max_pool ? acc[u] : acc[u] * inv, c - ch - u * w);
+}
+}  // namespace detail
+
 /// One image; g.kh/g.kw are the window, g.out_c == g.in_c. max_pool selects max, else average.
 template <class A, bool max_pool>
 void pool_image(const float* in, const conv_geom& g, float* out) {
@@ -35,15 +56,13 @@ void pool_image(const float* in, const conv_geom& g, float* out) {
       detail::window_range(ox, g.stride_w, g.pad_left, g.kw, g.in_w, x0, x1);
       float* dst = out + (oy * g.out_w + ox) * c;
       const vf<A> inv(1.f / static_cast<float>((y1 - y0) * (x1 - x0)));
-      for (std::size_t ch = 0; ch < c; ch += w) {
-        vf<A> acc(max_pool ? -std::numeric_limits<float>::infinity() : 0.f);
-        for (std::size_t y = y0; y < y1; ++y)
-          for (std::size_t x = x0; x < x1; ++x) {
-            const vf<A> v = vf<A>::load_unaligned(in + (y * g.in_w + x) * c + ch);
-            acc = max_pool ? xsimd::max(acc, v) : acc + v;
-          }
-        store_upto<A>(dst + ch, max_pool ? acc : acc * inv, c - ch);
+      std::size_t ch = 0;
+      for (; ch + 4 * w <= c; ch += 4 * w) detail::pool_vectors<A, max_pool, 4>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
+      if (ch + 2 * w <= c) {
+        detail::pool_vectors<A, max_pool, 2>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
+        ch += 2 * w;
       }
+      for (; ch < c; ch += w) detail::pool_vectors<A, max_pool, 1>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
     }
   }
 }
