@@ -65,7 +65,7 @@ Output:
                        "gender": "male"|"female", "p_male", "p_female"}], "error": null or a message}
                        "score" is null when the face was not detected (--no-detect, --box).
   --annotate DIR       also write each photo with its faces boxed and labelled ("F 31": female,
-                       31 years) into DIR (JPEG for JPEG inputs, PNG otherwise)
+                       31 years) into DIR, as DIR/<name>.png
   --threads N          photos processed at once (default: the number of CPUs)
   --quiet              no progress bar (it is shown on a terminal for 3 or more photos)
   --help               this text
@@ -263,7 +263,7 @@ std::string short_label(const lmtcnn::face_result& f) {
   return s;
 }
 
-void annotate(lmtcnn::image img, const std::vector<lmtcnn::face_result>& faces, const std::string& out_path, bool jpeg) {
+void annotate(lmtcnn::image img, const std::vector<lmtcnn::face_result>& faces, const std::string& out_path) {
   const long side = std::min(img.width, img.height);
   const long thick = std::max(2L, side / 300);
   const long scale = std::max(2L, side / 250);
@@ -284,9 +284,8 @@ void annotate(lmtcnn::image img, const std::vector<lmtcnn::face_result>& faces, 
     fill_rect(img, lx, ly, lx + tw + 2 * scale, ly + th + 2 * scale, c);
     draw_text(img, lx + scale, ly + scale + scale / 2, label, scale, rgb{255, 255, 255});
   }
-  const int ok = jpeg ? stbi_write_jpg(out_path.c_str(), img.width, img.height, 3, img.rgb.data(), 92)
-                      : stbi_write_png(out_path.c_str(), img.width, img.height, 3, img.rgb.data(), img.width * 3);
-  if (!ok) throw lmtcnn::error("cannot write the annotated image " + out_path);
+  // PNG, not JPEG: stb_image_write 1.16's JPEG encoder shifts negative ints (undefined behaviour in C++17)
+  if (!stbi_write_png(out_path.c_str(), img.width, img.height, 3, img.rgb.data(), img.width * 3)) throw lmtcnn::error("cannot write the annotated image " + out_path);
 }
 
 // ---- results ----
@@ -316,10 +315,7 @@ outcome process(const lmtcnn::face_analyzer& fa, const input& in, const std::str
     o.width = img.width;
     o.height = img.height;
     o.faces = fa.analyze(img);
-    if (!annotate_path.empty()) {
-      const std::string ext = fs::path(in.path).extension().string();
-      annotate(img, o.faces, annotate_path, ext == ".jpg" || ext == ".jpeg" || ext == ".JPG" || ext == ".JPEG");
-    }
+    if (!annotate_path.empty()) annotate(img, o.faces, annotate_path);
   } catch (const std::bad_alloc&) {
     o.error = "out of memory";
   } catch (const std::exception& e) {
@@ -419,7 +415,7 @@ std::string to_table(const outcome& o) {
   return s;
 }
 
-/// Output names for the annotated photos: DIR/<name>.<jpg|png>, made unique in input order.
+/// Output names for the annotated photos: DIR/<name>.png, made unique in input order.
 std::vector<std::string> annotate_paths(const std::vector<input>& inputs, const std::string& dir) {
   std::vector<std::string> out(inputs.size());
   if (dir.empty()) return out;
@@ -427,11 +423,8 @@ std::vector<std::string> annotate_paths(const std::vector<input>& inputs, const 
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].error.empty()) continue;
     const fs::path p(inputs[i].path);
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    const std::string suffix = ext == ".jpg" || ext == ".jpeg" ? ".jpg" : ".png";
-    std::string name = p.stem().string() + suffix;
-    for (int k = 2; taken.count(name); ++k) name = p.stem().string() + "-" + std::to_string(k) + suffix;
+    std::string name = p.stem().string() + ".png";
+    for (int k = 2; taken.count(name); ++k) name = p.stem().string() + "-" + std::to_string(k) + ".png";
     taken.insert(name);
     out[i] = (fs::path(dir) / name).string();
   }

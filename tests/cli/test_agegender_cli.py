@@ -125,17 +125,13 @@ for (path, im), r in zip(photos, results):
         check(best["age"] is not None and 0 < best["age"] < 120, "%s: age %r" % (path, best["age"]))
 check(worst_iou >= 0.9 and worst_score <= 0.02, "photos: worst IoU %g, worst |score diff| %g" % (worst_iou, worst_score))
 print("photos: worst IoU %.4f, worst |score diff| %.4f" % (worst_iou, worst_score))
-# the annotated photos exist, as JPEG for JPEG inputs and PNG otherwise, at the photo's size
+# the annotated photos exist as PNGs of the photo's size
 for (path, im) in photos:
-    stem, ext = os.path.splitext(os.path.basename(path))
-    out = os.path.join(annotate_dir, stem + (".jpg" if ext == ".jpg" else ".png"))
+    out = os.path.join(annotate_dir, os.path.splitext(os.path.basename(path))[0] + ".png")
     if check(os.path.exists(out), "annotated %s missing" % out):
         head = open(out, "rb").read(32)
-        if ext == ".jpg":
-            check(head[:3] == b"\xff\xd8\xff", "%s is not a JPEG" % out)
-        else:
-            check(head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (im["width"], im["height"]),
-                  "%s is not a %dx%d PNG" % (out, im["width"], im["height"]))
+        check(head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (im["width"], im["height"]),
+              "%s is not a %dx%d PNG" % (out, im["width"], im["height"]))
 # the table names every face
 rc, out, err = run([photos[0][0]])
 check(rc == 0 and "3 faces" in out and out.count(" years ") == 3, "table for %s:\n%s" % (photos[0][0], out))
