@@ -134,25 +134,24 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
                              std::size_t ch, std::ptrdiff_t y0, std::ptrdiff_t x0) {
   const std::size_t c = g.in_c;
   const std::ptrdiff_t h = static_cast<std::ptrdiff_t>(g.in_h), wd = static_cast<std::ptrdiff_t>(g.in_w);
-  vf<A> acc[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};  // one chain per window row (of three), so they overlap
+  vf<A> acc(0.f);
   for (std::size_t ky = 0; ky < g.kh; ++ky) {
     const std::ptrdiff_t iy = y0 + static_cast<std::ptrdiff_t>(ky);
     if (iy < 0 || iy >= h) continue;
-    vf<A>& a = acc[ky % 3];
     for (std::size_t kx = 0; kx < g.kw; ++kx) {
       const std::ptrdiff_t ix = x0 + static_cast<std::ptrdiff_t>(kx);
       if (ix < 0 || ix >= wd) continue;
-      a = xsimd::fma(vf<A>::load_unaligned(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * c + ch),
-                     vf<A>::load_aligned(wpacked + (ky * g.kw + kx) * cpad + ch), a);
+      acc = xsimd::fma(vf<A>::load_unaligned(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * c + ch),
+                       vf<A>::load_aligned(wpacked + (ky * g.kw + kx) * cpad + ch), acc);
     }
   }
-  return acc[0] + acc[1] + acc[2];
+  return acc;
 }
 
 }  // namespace detail
 
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c.
-/// For 3x3 windows, the nine weight vectors of a channel block stay in registers while four output
+/// For 3x3 windows, the nine weight vectors of a channel block stay in registers and four output
 /// pixels of a row are computed together (four independent FMA chains); border pixels take the
 /// general path.
 template <class A>
@@ -174,14 +173,12 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
   interior(g.out_w, g.stride_w, pad_l, g.kw, g.in_w, ox_lo, ox_hi);
   interior(g.out_h, g.stride_h, pad_t, g.kh, g.in_h, oy_lo, oy_hi);
   const bool fast = g.kh == 3 && g.kw == 3;
-  // Row by row, and within a row channel block by channel block: the few input rows a row of outputs
-  // reads stay in the L1/L2 caches while every channel block passes over them.
-  for (std::size_t oy = 0; oy < g.out_h; ++oy) {
-    for (std::size_t ch = 0; ch < cpad; ch += w) {
-      const std::size_t lanes = c - ch;
-      vf<A> wt[9];
-      if (fast)
-        for (std::size_t t = 0; t < 9; ++t) wt[t] = vf<A>::load_aligned(wpacked + t * cpad + ch);
+  for (std::size_t ch = 0; ch < cpad; ch += w) {
+    const std::size_t lanes = c - ch;
+    vf<A> wt[9];
+    if (fast)
+      for (std::size_t t = 0; t < 9; ++t) wt[t] = vf<A>::load_aligned(wpacked + t * cpad + ch);
+    for (std::size_t oy = 0; oy < g.out_h; ++oy) {
       const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
       float* dst_row = out + oy * g.out_w * c + ch;
       const bool row_inside = fast && oy >= oy_lo && oy < oy_hi;
@@ -197,44 +194,25 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
         for (; ox + 4 <= ox_hi; ox += 4) {
           const float* base = in + (static_cast<std::size_t>(y0) * g.in_w +
                                     static_cast<std::size_t>(static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l)) * c + ch;
-          // two chains per pixel (window rows 0 and 2, row 1): eight independent FMA chains in all
-          vf<A> a0(0.f), a1(0.f), a2(0.f), a3(0.f), b0(0.f), b1(0.f), b2(0.f), b3(0.f);
-          const std::size_t row = g.in_w * c;
+          vf<A> a0(0.f), a1(0.f), a2(0.f), a3(0.f);
 #pragma GCC unroll 3
-          for (std::size_t kx = 0; kx < 3; ++kx) {
-            const float* q = base + kx * c;
-            const vf<A> w0 = wt[kx], w1 = wt[3 + kx], w2 = wt[6 + kx];
-            a0 = xsimd::fma(vf<A>::load_unaligned(q), w0, a0);
-            a1 = xsimd::fma(vf<A>::load_unaligned(q + xs), w0, a1);
-            a2 = xsimd::fma(vf<A>::load_unaligned(q + 2 * xs), w0, a2);
-            a3 = xsimd::fma(vf<A>::load_unaligned(q + 3 * xs), w0, a3);
-            b0 = xsimd::fma(vf<A>::load_unaligned(q + row), w1, b0);
-            b1 = xsimd::fma(vf<A>::load_unaligned(q + row + xs), w1, b1);
-            b2 = xsimd::fma(vf<A>::load_unaligned(q + row + 2 * xs), w1, b2);
-            b3 = xsimd::fma(vf<A>::load_unaligned(q + row + 3 * xs), w1, b3);
-            a0 = xsimd::fma(vf<A>::load_unaligned(q + 2 * row), w2, a0);
-            a1 = xsimd::fma(vf<A>::load_unaligned(q + 2 * row + xs), w2, a1);
-            a2 = xsimd::fma(vf<A>::load_unaligned(q + 2 * row + 2 * xs), w2, a2);
-            a3 = xsimd::fma(vf<A>::load_unaligned(q + 2 * row + 3 * xs), w2, a3);
+          for (std::size_t ky = 0; ky < 3; ++ky) {
+            const float* r = base + ky * g.in_w * c;
+#pragma GCC unroll 3
+            for (std::size_t kx = 0; kx < 3; ++kx) {
+              const vf<A> wv = wt[ky * 3 + kx];
+              const float* q = r + kx * c;
+              a0 = xsimd::fma(vf<A>::load_unaligned(q), wv, a0);
+              a1 = xsimd::fma(vf<A>::load_unaligned(q + xs), wv, a1);
+              a2 = xsimd::fma(vf<A>::load_unaligned(q + 2 * xs), wv, a2);
+              a3 = xsimd::fma(vf<A>::load_unaligned(q + 3 * xs), wv, a3);
+            }
           }
           float* d = dst_row + ox * c;
-          store_upto<A>(d, apply<A>(ep, a0 + b0, ch), lanes);
-          store_upto<A>(d + c, apply<A>(ep, a1 + b1, ch), lanes);
-          store_upto<A>(d + 2 * c, apply<A>(ep, a2 + b2, ch), lanes);
-          store_upto<A>(d + 3 * c, apply<A>(ep, a3 + b3, ch), lanes);
-        }
-        // the rest of the interior, one pixel at a time with the weights still in registers
-        for (; ox < ox_hi; ++ox) {
-          const float* q = in + (static_cast<std::size_t>(y0) * g.in_w +
-                                 static_cast<std::size_t>(static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l)) * c + ch;
-          const std::size_t row = g.in_w * c;
-          vf<A> r0(0.f), r1(0.f), r2(0.f);
-          for (std::size_t kx = 0; kx < 3; ++kx) {
-            r0 = xsimd::fma(vf<A>::load_unaligned(q + kx * c), wt[kx], r0);
-            r1 = xsimd::fma(vf<A>::load_unaligned(q + row + kx * c), wt[3 + kx], r1);
-            r2 = xsimd::fma(vf<A>::load_unaligned(q + 2 * row + kx * c), wt[6 + kx], r2);
-          }
-          store_upto<A>(dst_row + ox * c, apply<A>(ep, r0 + r1 + r2, ch), lanes);
+          store_upto<A>(d, apply<A>(ep, a0, ch), lanes);
+          store_upto<A>(d + c, apply<A>(ep, a1, ch), lanes);
+          store_upto<A>(d + 2 * c, apply<A>(ep, a2, ch), lanes);
+          store_upto<A>(d + 3 * c, apply<A>(ep, a3, ch), lanes);
         }
       }
       for (; ox < g.out_w; ++ox) general(ox);
