@@ -152,8 +152,8 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
 
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c.
 /// For 3x3 windows, the nine weight vectors of a channel block stay in registers and four output
-/// pixels of a row are computed together (four independent FMA chains); border pixels take the
-/// general path.
+/// pixels of a row are computed together (four independent FMA chains); the other pixels use the
+/// registers too, with one chain per window row and the taps outside the image skipped.
 template <class A>
 void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep) {
   constexpr std::size_t w = width<A>;
@@ -183,10 +183,32 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
       float* dst_row = out + oy * g.out_w * c + ch;
       const bool row_inside = fast && oy >= oy_lo && oy < oy_hi;
       std::size_t ox = 0;
+      // 3x3 rows of this output row that lie inside the image, and their input rows
+      const bool r0 = y0 >= 0 && y0 < static_cast<std::ptrdiff_t>(g.in_h);
+      const bool r1 = y0 + 1 >= 0 && y0 + 1 < static_cast<std::ptrdiff_t>(g.in_h);
+      const bool r2 = y0 + 2 >= 0 && y0 + 2 < static_cast<std::ptrdiff_t>(g.in_h);
+      // element offsets of the three input rows (negative above the image: only used when inside)
+      const std::ptrdiff_t row_elems = static_cast<std::ptrdiff_t>(g.in_w * c);
+      const std::ptrdiff_t row0 = y0 * row_elems + static_cast<std::ptrdiff_t>(ch);
+      const std::ptrdiff_t row1 = row0 + row_elems, row2 = row1 + row_elems;
       auto general = [&](std::size_t x) {
         const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * g.stride_w) - pad_l;
-        store_upto<A>(dst_row + x * c, apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0, x0), ch),
-                      lanes);
+        vf<A> y;
+        if (fast) {  // weights in registers, one short chain per window row; taps outside the image skipped
+          vf<A> s0(0.f), s1(0.f), s2(0.f);
+          for (std::ptrdiff_t kx = 0; kx < 3; ++kx) {
+            const std::ptrdiff_t ix = x0 + kx;
+            if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(g.in_w)) continue;
+            const std::ptrdiff_t off = ix * static_cast<std::ptrdiff_t>(c);
+            if (r0) s0 = xsimd::fma(vf<A>::load_unaligned(in + (row0 + off)), wt[kx], s0);
+            if (r1) s1 = xsimd::fma(vf<A>::load_unaligned(in + (row1 + off)), wt[3 + kx], s1);
+            if (r2) s2 = xsimd::fma(vf<A>::load_unaligned(in + (row2 + off)), wt[6 + kx], s2);
+          }
+          y = s0 + s1 + s2;
+        } else {
+          y = detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0, x0);
+        }
+        store_upto<A>(dst_row + x * c, apply<A>(ep, y, ch), lanes);
       };
       if (row_inside) {
         for (; ox < ox_lo; ++ox) general(ox);
