@@ -12,7 +12,8 @@
 //  - LMTCNN-1-1 / LMTCNN-2-1: LMTCNN's own preprocessing on the face box (clipped to the image): resize
 //    to 256x256, then a single look (resize to 227x227) or the 12 oversampled crops (the whole face
 //    resized to 227 and the crops at (0,0), (0,29), (29,0), (29,29), (14,14) of the 256 image, each
-//    with its mirror), softmax outputs averaged; the age group with its probabilities.
+//    with its mirror), softmax outputs averaged; the age group with its probabilities. The 12 crops run
+//    as one batch, so a batch-statistics file normalises over them together, as the original code did.
 #pragma once
 
 #include <memory>
