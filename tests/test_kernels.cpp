@@ -5,6 +5,7 @@
 // reduction length. Seeds are fixed; a failure prints the shape and the arch.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -266,6 +267,36 @@ TEST_CASE_TEMPLATE_DEFINE("fully connected: column counts around the block, LMTC
   }
 }
 
+TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once and column ranges", A, fc_rows_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  struct f_case {
+    index_t k, m;
+  };
+  const f_case cases[] = {{1, 1}, {7, 3}, {9, vw + 5}, {30, 3 * vw + 1}, {515, 64}};
+  for (const f_case& c : cases)
+    for (index_t rows : {index_t(1), index_t(2), index_t(3), index_t(4), index_t(5), index_t(9)}) {
+      const tensor<float> x = rnd({rows, c.k}), wt = rnd({c.k, c.m}, -0.05, 0.05), b = rnd({c.m});
+      epilogue<float> ep;
+      ep.bias = b.view();
+      tensor<float> want({rows, c.m}), got({rows, c.m});
+      ref::fully_connected<float>(x.view(), wt.view(), want.view(), ep);
+      const tensor<float> pb = padded<A>(b, 0);
+      // columns in ranges ending at multiples of 16 (the engine's split), the last one at m
+      for (index_t j0 = 0; j0 < c.m; j0 += 16) {
+        const index_t j1 = std::min(c.m, j0 + 16 * (1 + j0 % 3));
+        kernels::epilogue_k ek;
+        ek.bias = pb.data() + j0;
+        kernels::dense_rows<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(c.k),
+                               static_cast<std::size_t>(c.k), wt.data() + j0, static_cast<std::size_t>(c.m),
+                               static_cast<std::size_t>(j1 - j0), got.data() + j0, static_cast<std::size_t>(c.m), ek);
+        j0 = j1 - 16;
+      }
+      check_close(got, want, static_cast<double>(c.k),
+                  std::string(A::name()) + " fc rows=" + std::to_string(rows) + " k=" + std::to_string(c.k) +
+                      " m=" + std::to_string(c.m));
+    }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("element-wise and statistics kernels", A, misc_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   for (index_t n : {index_t(1), vw - 1, vw, vw + 1, index_t(1000)}) {
@@ -322,6 +353,66 @@ TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference
   }
 }
 
+TEST_CASE_TEMPLATE_DEFINE("engine: threads, batches and a reused workspace give the same bits", A, threads_id) {
+  struct net_case {
+    std::string name;
+    graph g;
+    tensor_map<float> w;
+  };
+  std::vector<net_case> cases;
+  for (batch_norm_mode m : {batch_norm_mode::moving_average, batch_norm_mode::batch_statistics})
+    cases.push_back({std::string("LMTCNN-1-1 ") + to_string(m), lmtcnn_graph(lmtcnn_variant::v1_1, m),
+                     lmtcnn_seeded_weights<float>(lmtcnn_variant::v1_1, 5)});
+  tensor_map<float> fw;
+  for (const tensor_spec& s : faceapi_age_gender_tensors())
+    fw.emplace(s.name, seeded::uniform<float>(s.dims, 4, s.name, -0.1, 0.1));
+  cases.push_back({"face-api AgeGenderNet", faceapi_age_gender_graph(256), fw});
+  thread_pool two(2), three(3);
+  for (const net_case& c : cases) {
+    const engine_net<A> net(c.g, c.w);
+    const shape& d = c.g.input_dims;
+    const tensor<float> batch = seeded::pixels<float>({3, d[0], d[1], d[2]}, 11, "input");
+    const auto serial = net.forward(batch.view());
+    const auto want_ref = graph_net<float>(c.g, c.w).forward(batch.view());
+    for (const auto& [name, t] : want_ref)
+      check_close(serial.at(name), t, 512, std::string(A::name()) + " " + c.name + " batch 3 " + name, 2e-5);
+    typename engine_net<A>::workspace ws;
+    for (thread_pool* pool : {&two, &three, static_cast<thread_pool*>(nullptr)}) {
+      const std::string what = std::string(A::name()) + " " + c.name + " threads " +
+                                std::to_string(pool ? pool->size() : 1u);
+      // the batch of 3 in one call, in the caller's workspace
+      const auto got = net.forward(batch.view(), ws, pool);
+      for (const auto& [name, t] : serial) {
+        REQUIRE(got.at(name).shape() == t.shape());
+        CHECK_MESSAGE(std::equal(t.data(), t.data() + t.size(), got.at(name).data()), what << " batch 3 " << name);
+      }
+      if (c.name.find("batch_statistics") != std::string::npos) continue;  // statistics depend on the batch
+      // each image alone, through the same workspace (re-planned for batch 1)
+      for (index_t b = 0; b < 3; ++b) {
+        const tensor_view<const float> one(batch.data() + b * d.elements(), shape{1, d[0], d[1], d[2]});
+        const auto alone = pool ? net.forward(one, *pool) : net.forward(one, ws);
+        for (const auto& [name, t] : serial) {
+          const index_t per = t.size() / 3;
+          CHECK_MESSAGE(std::equal(alone.at(name).data(), alone.at(name).data() + per, t.data() + b * per),
+                        what << " image " << b << " alone, " << name);
+        }
+      }
+    }
+    // the arena reuses buffers: smaller than all activations of a batch-1 call side by side
+    std::size_t all = 0;
+    const auto shapes = infer_shapes(c.g, 1, [&](const std::string& t, bool& found) {
+      found = c.w.count(t) != 0;
+      return found ? c.w.at(t).shape() : shape{};
+    });
+    for (const shape& s : shapes) all += static_cast<std::size_t>(s.elements()) * sizeof(float);
+    const std::size_t arena = net.arena_bytes(1);
+    MESSAGE(c.name << ": arena " << arena << " bytes for activations of " << all << " bytes");
+    CHECK(arena > 0);
+    CHECK(arena < all);
+    CHECK(net.arena_bytes(4) >= 4 * (arena - 4096));
+  }
+}
+
 TEST_CASE("architectures under test") {
   const std::string list = lmtcnn_test::arch_names(static_cast<archs*>(nullptr));
   MESSAGE("SIMD architectures tested: " << list << "; the engine's default: " << std::string(simd_arch::name()));
@@ -334,5 +425,7 @@ TEST_CASE_TEMPLATE_APPLY(dw_id, archs);
 TEST_CASE_TEMPLATE_APPLY(pool_id, archs);
 TEST_CASE_TEMPLATE_APPLY(lrn_id, archs);
 TEST_CASE_TEMPLATE_APPLY(fc_id, archs);
+TEST_CASE_TEMPLATE_APPLY(fc_rows_id, archs);
 TEST_CASE_TEMPLATE_APPLY(misc_id, archs);
 TEST_CASE_TEMPLATE_APPLY(net_id, archs);
+TEST_CASE_TEMPLATE_APPLY(threads_id, archs);

@@ -3,12 +3,24 @@
 // Preparing a network packs every filter for A once (GEMM panels, depthwise taps), pads the
 // per-channel vectors, and folds a batch norm with stored statistics into the epilogue of the layer
 // before it when that layer's output feeds nothing else (LMTCNN's BN comes after the ReLU, which is
-// exactly the epilogue's order). forward() is const: several threads may run one engine_net.
+// exactly the epilogue's order).
+//
+// Memory: all activations of a call live in one arena, planned once per batch size (a buffer is
+// reused as soon as the value in it is dead; a folded batch norm shares its producer's buffer), in a
+// workspace that later calls reuse, so a forward call in steady state allocates only its outputs.
+// Threads: forward() is const; several threads may run one engine_net at once (each call takes its
+// own workspace). With a thread_pool, each layer is split across the pool's threads (output rows of
+// convolutions and pooling, pixel tiles of pointwise convolutions and LRN, column ranges of fully
+// connected layers); the results do not depend on the number of threads.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +30,7 @@
 #include "lmtcnn/kernels/gemm.hpp"
 #include "lmtcnn/kernels/misc.hpp"
 #include "lmtcnn/kernels/pool.hpp"
+#include "lmtcnn/thread_pool.hpp"
 
 namespace lmtcnn {
 
@@ -49,30 +62,80 @@ class engine_net {
   const graph& net_graph() const { return graph_; }
   static const char* arch_name() { return A::name(); }
 
-  /// Runs the network on input [n,h,w,c]; returns the named outputs.
+  /// The activation memory of forward calls: planned for one engine and batch size on first use,
+  /// kept for later calls. One workspace serves one call at a time.
+  class workspace {
+   public:
+    workspace() = default;
+    /// Bytes of the activation arena as planned for the last call (0 before the first).
+    std::size_t arena_bytes() const { return static_cast<std::size_t>(arena_.size()) * sizeof(float); }
+    /// When set, forward() records the seconds each layer took (graph node order; 0 for a batch
+    /// norm folded into the layer before) in layer_seconds.
+    bool profile = false;
+    std::vector<double> layer_seconds;
+
+   private:
+    friend class engine_net;
+    std::uint64_t engine_id_ = 0;
+    std::size_t batch_ = 0;
+    tensor<float> arena_;
+    std::vector<float*> values_;
+    std::vector<tensor<float>> scratch_;  // one per worker thread
+  };
+
+  /// Runs the network on input [n,h,w,c]; returns the named outputs. Single-threaded.
   std::map<std::string, tensor<float>> forward(tensor_view<const float> input) const {
-    std::vector<tensor<float>> values(graph_.nodes.size() + 1);
-    values[0] = graph_input(graph_, input);
-    const index_t n = input.dim(0);
-    tensor<float> scratch({static_cast<index_t>(scratch_floats_)});
+    return with_cached_workspace([&](workspace& ws) { return forward(input, ws, nullptr); });
+  }
+
+  /// The same, each layer split across the threads of pool.
+  std::map<std::string, tensor<float>> forward(tensor_view<const float> input, thread_pool& pool) const {
+    return with_cached_workspace([&](workspace& ws) { return forward(input, ws, &pool); });
+  }
+
+  /// The same with the caller's workspace (re-planned when the batch size changes) and an optional pool.
+  std::map<std::string, tensor<float>> forward(tensor_view<const float> input, workspace& ws,
+                                               thread_pool* pool = nullptr) const {
+    const shape& d = graph_.input_dims;
+    if (input.rank() != 4 || input.dim(1) != d[0] || input.dim(2) != d[1] || input.dim(3) != d[2] || input.dim(0) < 1)
+      throw shape_error("layer '" + graph_.input_name + "': got " + input.shape().str() + ", expected [n," +
+                        std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "]");
+    const std::size_t n = static_cast<std::size_t>(input.dim(0));
+    plan(ws, n, pool ? pool->size() : 1u);
+    float* in0 = ws.values_[0];
+    if (input.is_contiguous()) {
+      std::memcpy(in0, input.data(), static_cast<std::size_t>(input.size()) * sizeof(float));
+    } else {
+      for (index_t b = 0; b < input.dim(0); ++b)
+        for (index_t y = 0; y < input.dim(1); ++y)
+          for (index_t x = 0; x < input.dim(2); ++x)
+            for (index_t c = 0; c < input.dim(3); ++c) *in0++ = input(b, y, x, c);
+    }
+    if (ws.profile) ws.layer_seconds.assign(graph_.nodes.size(), 0.0);
     for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
-      const prepared& p = prep_[i];
-      const graph_node& node = graph_.nodes[i];
-      if (p.folded) {  // a batch norm folded into the layer before: same tensor
-        values[i + 1] = std::move(values[node.inputs[0]]);
-        continue;
+      if (prep_[i].folded) continue;  // a batch norm folded into the layer before: same buffer
+      if (ws.profile) {
+        const auto t0 = std::chrono::steady_clock::now();
+        run(i, ws, n, pool);
+        ws.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      } else {
+        run(i, ws, n, pool);
       }
-      shape s = shapes_[i + 1];
-      std::vector<index_t> dims(s.begin(), s.end());
-      dims[0] = n;
-      values[i + 1] = tensor<float>(shape(dims.begin(), dims.end()));
-      run(i, values, values[i + 1], scratch.data());
-      for (std::uint32_t id : node.inputs)
-        if (last_use_[id] == i) values[id] = tensor<float>();
     }
     std::map<std::string, tensor<float>> out;
-    for (const auto& [name, id] : graph_.outputs) out.emplace(name, values[id]);
+    for (const auto& [name, id] : graph_.outputs) {
+      tensor<float> t(batched(id, n));
+      std::memcpy(t.data(), ws.values_[id], static_cast<std::size_t>(t.size()) * sizeof(float));
+      out.emplace(name, std::move(t));
+    }
     return out;
+  }
+
+  /// Bytes of activation arena a call with batch n uses.
+  std::size_t arena_bytes(std::size_t n = 1) const {
+    workspace ws;
+    plan(ws, n, 1, false);
+    return ws.arena_bytes();
   }
 
  private:
@@ -227,17 +290,16 @@ class engine_net {
   }
 
   /// Per-channel statistics of n images and the scale/shift that normalise with them.
-  void run_batch_norm_stats(const graph_node& node, const tensor<float>& x, tensor<float>& y) const {
-    const std::size_t c = static_cast<std::size_t>(x.dim(3));
-    const std::size_t pixels = static_cast<std::size_t>(x.size()) / c;
+  void run_batch_norm_stats(const graph_node& node, const float* x, std::size_t total, std::size_t c, float* y) const {
+    const std::size_t pixels = total / c;
     std::vector<double> sum(c, 0.0), sq(c, 0.0);
-    kernels::channel_moments<A>(x.data(), pixels, c, nullptr, sum.data(), sq.data());
+    kernels::channel_moments<A>(x, pixels, c, nullptr, sum.data(), sq.data());
     std::vector<float> mean(c);
     for (std::size_t ch = 0; ch < c; ++ch) mean[ch] = static_cast<float>(sum[ch] / static_cast<double>(pixels));
     const tensor<float> mean_p = padded(mean.data(), c, 0.f);
     std::fill(sum.begin(), sum.end(), 0.0);
     std::fill(sq.begin(), sq.end(), 0.0);
-    kernels::channel_moments<A>(x.data(), pixels, c, mean_p.data(), sum.data(), sq.data());
+    kernels::channel_moments<A>(x, pixels, c, mean_p.data(), sum.data(), sq.data());
     const float *gamma = w(node.tensors[2]), *beta = w(node.tensors[3]);
     std::vector<float> scale(c), shift(c);
     for (std::size_t ch = 0; ch < c; ++ch) {
@@ -250,14 +312,14 @@ class engine_net {
       shift[ch] = static_cast<float>((beta ? beta[ch] : 0.0) - m * s);
     }
     const tensor<float> sp = padded(scale.data(), c, 1.f), hp = padded(shift.data(), c, 0.f);
-    kernels::affine_pixels<A>(x.data(), pixels, c, sp.data(), hp.data(), y.data());
+    kernels::affine_pixels<A>(x, pixels, c, sp.data(), hp.data(), y);
   }
 
-  void run_standardize(const tensor<float>& x, tensor<float>& y) const {
-    const std::size_t n = static_cast<std::size_t>(x.dim(0)), c = static_cast<std::size_t>(x.dim(3));
-    const std::size_t pixels = static_cast<std::size_t>(x.dim(1) * x.dim(2)), count = pixels * c;
+  void run_standardize(const float* x, std::size_t n, const shape& img, float* y) const {
+    const std::size_t c = static_cast<std::size_t>(img[3]);
+    const std::size_t pixels = static_cast<std::size_t>(img[1] * img[2]), count = pixels * c;
     for (std::size_t b = 0; b < n; ++b) {
-      const float* src = x.data() + b * count;
+      const float* src = x + b * count;
       std::vector<double> sum(c, 0.0), sq(c, 0.0);
       kernels::channel_moments<A>(src, pixels, c, nullptr, sum.data(), sq.data());
       double total = 0;
@@ -280,91 +342,205 @@ class engine_net {
       const double adjusted = std::max(std::sqrt(var), 1.0 / std::sqrt(static_cast<double>(count)));
       const std::vector<float> scale(c, static_cast<float>(1.0 / adjusted)), shift(c, static_cast<float>(-mu / adjusted));
       const tensor<float> sp = padded(scale.data(), c, 1.f), hp = padded(shift.data(), c, 0.f);
-      kernels::affine_pixels<A>(src, pixels, c, sp.data(), hp.data(), y.data() + b * count);
+      kernels::affine_pixels<A>(src, pixels, c, sp.data(), hp.data(), y + b * count);
     }
   }
 
-  void run(std::size_t i, const std::vector<tensor<float>>& values, tensor<float>& out, float* scratch) const {
+  /// The shape of value id for batch n.
+  shape batched(std::size_t id, std::size_t n) const {
+    std::vector<index_t> dims(shapes_[id].begin(), shapes_[id].end());
+    dims[0] = static_cast<index_t>(n);
+    return shape(dims.begin(), dims.end());
+  }
+
+  /// Lays out every activation of a batch-n call in one arena: each value is live from the layer
+  /// that writes it to the last layer that reads it; the largest values are placed first, each at the
+  /// lowest offset that no value live at the same time occupies.
+  void plan(workspace& ws, std::size_t n, unsigned workers, bool allocate_scratch = true) const {
+    if (ws.engine_id_ != id_ || ws.batch_ != n) {
+      const std::size_t count = graph_.nodes.size(), values = count + 1;
+      std::vector<std::size_t> root(values), start(values), end(values), floats(values, 0), offset(values, 0);
+      for (std::size_t id = 0; id < values; ++id) {
+        root[id] = id;
+        start[id] = id;
+        end[id] = std::max(id, last_use_[id] + 1);
+      }
+      for (std::size_t i = 0; i < count; ++i)
+        if (prep_[i].folded) {
+          const std::size_t r = root[graph_.nodes[i].inputs[0]];
+          root[i + 1] = r;
+          end[r] = std::max(end[r], end[i + 1]);
+        }
+      constexpr std::size_t align = tensor_alignment / sizeof(float);
+      constexpr std::size_t slack = tensor_slack_bytes / sizeof(float);
+      std::vector<std::size_t> order;
+      for (std::size_t id = 0; id < values; ++id)
+        if (root[id] == id) {
+          const std::size_t e = static_cast<std::size_t>(batched(id, n).elements());
+          floats[id] = (e + align - 1) / align * align + slack;
+          order.push_back(id);
+        }
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return floats[a] > floats[b]; });
+      std::size_t total = 0;
+      std::vector<std::size_t> placed;
+      for (std::size_t id : order) {
+        std::vector<std::pair<std::size_t, std::size_t>> busy;  // [offset, end) of values live at the same time
+        for (std::size_t q : placed)
+          if (start[q] <= end[id] && start[id] <= end[q]) busy.emplace_back(offset[q], offset[q] + floats[q]);
+        std::sort(busy.begin(), busy.end());
+        std::size_t at = 0;
+        for (const auto& [lo, hi] : busy) {
+          if (at + floats[id] <= lo) break;
+          at = std::max(at, hi);
+        }
+        offset[id] = at;
+        total = std::max(total, at + floats[id]);
+        placed.push_back(id);
+      }
+      ws.arena_ = tensor<float>({static_cast<index_t>(total)});
+      ws.values_.assign(values, nullptr);
+      for (std::size_t id = 0; id < values; ++id) ws.values_[id] = ws.arena_.data() + offset[root[id]];
+      ws.engine_id_ = id_;
+      ws.batch_ = n;
+    }
+    if (allocate_scratch)
+      while (ws.scratch_.size() < workers) ws.scratch_.emplace_back(shape{static_cast<index_t>(scratch_floats_)});
+  }
+
+  template <class F>
+  auto with_cached_workspace(F&& f) const {
+    std::unique_ptr<workspace> ws;
+    {
+      std::lock_guard<std::mutex> lk(cache_->mutex);
+      if (!cache_->free.empty()) {
+        ws = std::move(cache_->free.back());
+        cache_->free.pop_back();
+      }
+    }
+    if (!ws) ws = std::make_unique<workspace>();
+    struct give_back {
+      workspace_cache& c;
+      std::unique_ptr<workspace>& w;
+      ~give_back() {
+        std::lock_guard<std::mutex> lk(c.mutex);
+        c.free.push_back(std::move(w));
+      }
+    } guard{*cache_, ws};
+    return f(*ws);
+  }
+
+  /// Splits `rows` rows of each of n images into tasks for the pool (about three per thread, task
+  /// boundaries at multiples of granule) and calls f(image, row_begin, row_end, worker) for each.
+  template <class F>
+  static void split_rows(thread_pool* pool, std::size_t n, std::size_t rows, std::size_t granule, F&& f) {
+    const unsigned t = pool ? pool->size() : 1u;
+    if (t <= 1) {
+      for (std::size_t b = 0; b < n; ++b) f(b, std::size_t{0}, rows, 0u);
+      return;
+    }
+    const std::size_t units = (rows + granule - 1) / granule;
+    const std::size_t parts = std::max<std::size_t>(1, std::min(units, (3 * t + n - 1) / n));
+    pool->parallel_for(n * parts, [&](std::size_t task, unsigned worker) {
+      const std::size_t b = task / parts, q = task % parts;
+      const std::size_t r0 = std::min(rows, units * q / parts * granule);
+      const std::size_t r1 = std::min(rows, units * (q + 1) / parts * granule);
+      if (r0 < r1) f(b, r0, r1, worker);
+    });
+  }
+
+  void run(std::size_t i, workspace& ws, std::size_t n, thread_pool* pool) const {
     const graph_node& node = graph_.nodes[i];
     const prepared& p = prep_[i];
-    const tensor<float>& in = values[node.inputs[0]];
-    const std::size_t n = static_cast<std::size_t>(in.dim(0));
-    const std::size_t in_img = static_cast<std::size_t>(in.size()) / n;
-    const std::size_t out_img = static_cast<std::size_t>(out.size()) / n;
+    const std::uint32_t in_id = node.inputs[0];
+    const shape& is = shapes_[in_id];  // per image
+    const float* in = ws.values_[in_id];
+    float* out = ws.values_[i + 1];
+    const std::size_t in_img = static_cast<std::size_t>(is.elements());
+    const std::size_t out_img = static_cast<std::size_t>(shapes_[i + 1].elements());
+    const std::size_t c = static_cast<std::size_t>(is[is.rank() - 1]);
+    const std::size_t total = n * in_img;  // input values of the whole batch
+    auto scr = [&](unsigned worker) { return ws.scratch_[worker].data(); };
     switch (node.op) {
-      case op_kind::standardize: run_standardize(in, out); break;
+      case op_kind::standardize: run_standardize(in, n, is, out); break;
       case op_kind::channel_normalize:
-        kernels::normalize_pixels<A>(in.data(), static_cast<std::size_t>(in.size() / in.dim(3)),
-                                     static_cast<std::size_t>(in.dim(3)), p.mean.data(), p.divisor.data(), out.data());
+        kernels::normalize_pixels<A>(in, total / c, c, p.mean.data(), p.divisor.data(), out);
         break;
       case op_kind::conv2d:
       case op_kind::pointwise_conv2d: {
         const kernels::conv_geom& g = p.geom;
-        for (std::size_t b = 0; b < n; ++b) {
-          const float* src = in.data() + b * in_img;
-          float* dst = out.data() + b * out_img;
-          if (g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1)
-            kernels::gemm<A>(src, g.in_h * g.in_w, g.in_c, g.in_c, p.packed.data(), g.out_c, dst, g.out_c, p.ep,
-                             scratch);
-          else if (g.kh == 1 && g.kw == 1)
-            strided_pointwise(src, g, p, dst, scratch);
-          else
-            kernels::conv2d_image<A>(src, g, p.packed.data(), dst, p.ep, scratch);
+        if (g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1) {
+          // the images of a batch are one matrix of n * pixels rows
+          split_rows(pool, 1, n * g.in_h * g.in_w, kernels::gemm_mr<A>(), [&](std::size_t, std::size_t r0, std::size_t r1, unsigned wk) {
+            kernels::gemm<A>(in + r0 * g.in_c, r1 - r0, g.in_c, g.in_c, p.packed.data(), g.out_c, out + r0 * g.out_c,
+                             g.out_c, p.ep, scr(wk));
+          });
+        } else if (g.kh == 1 && g.kw == 1) {
+          split_rows(pool, n, g.out_h * g.out_w, kernels::gemm_mr<A>(), [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
+            strided_pointwise(in + b * in_img, g, p, out + b * out_img, scr(wk), r0, r1);
+          });
+        } else {
+          split_rows(pool, n, g.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
+            kernels::conv2d_image<A>(in + b * in_img, g, p.packed.data(), out + b * out_img, p.ep, scr(wk), r0, r1);
+          });
         }
         break;
       }
       case op_kind::depthwise_conv2d:
-        for (std::size_t b = 0; b < n; ++b)
-          kernels::depthwise_image<A>(in.data() + b * in_img, p.geom, p.packed.data(), out.data() + b * out_img, p.ep);
+        split_rows(pool, n, p.geom.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned) {
+          kernels::depthwise_image<A>(in + b * in_img, p.geom, p.packed.data(), out + b * out_img, p.ep, r0, r1);
+        });
         break;
       case op_kind::batch_norm:
         if (node.ints[0] == 0)
-          kernels::affine_pixels<A>(in.data(), static_cast<std::size_t>(in.size() / in.dim(3)),
-                                    static_cast<std::size_t>(in.dim(3)), p.scale.data(), p.shift.data(), out.data());
+          kernels::affine_pixels<A>(in, total / c, c, p.scale.data(), p.shift.data(), out);
         else
-          run_batch_norm_stats(node, in, out);
+          run_batch_norm_stats(node, in, total, c, out);
         break;
       case op_kind::lrn:
-        kernels::lrn_pixels<A>(in.data(), static_cast<std::size_t>(in.size() / in.dim(3)),
-                               static_cast<std::size_t>(in.dim(3)), static_cast<std::size_t>(node.ints[0]),
-                               static_cast<float>(node.floats[0]), static_cast<float>(node.floats[1]),
-                               static_cast<float>(node.floats[2]), out.data(), scratch);
+        split_rows(pool, 1, total / c, 1, [&](std::size_t, std::size_t r0, std::size_t r1, unsigned wk) {
+          kernels::lrn_pixels<A>(in + r0 * c, r1 - r0, c, static_cast<std::size_t>(node.ints[0]),
+                                 static_cast<float>(node.floats[0]), static_cast<float>(node.floats[1]),
+                                 static_cast<float>(node.floats[2]), out + r0 * c, scr(wk));
+        });
         break;
       case op_kind::pool_max:
-        for (std::size_t b = 0; b < n; ++b)
-          kernels::pool_image<A, true>(in.data() + b * in_img, p.geom, out.data() + b * out_img);
+        split_rows(pool, n, p.geom.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned) {
+          kernels::pool_image<A, true>(in + b * in_img, p.geom, out + b * out_img, r0, r1);
+        });
         break;
       case op_kind::pool_avg:
-        for (std::size_t b = 0; b < n; ++b)
-          kernels::pool_image<A, false>(in.data() + b * in_img, p.geom, out.data() + b * out_img);
+        split_rows(pool, n, p.geom.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned) {
+          kernels::pool_image<A, false>(in + b * in_img, p.geom, out + b * out_img, r0, r1);
+        });
         break;
       case op_kind::fully_connected: {
+        // column ranges (multiples of 16 floats, one cache line), every image of the batch in each
         const tensor_view<const float>& wt = weights_.at(node.tensors[0]);
-        for (std::size_t b = 0; b < n; ++b)
-          kernels::dense_row<A>(in.data() + b * in_img, static_cast<std::size_t>(wt.dim(0)), wt.data(),
-                                static_cast<std::size_t>(wt.dim(1)), out.data() + b * out_img, p.ep);
+        const std::size_t k = static_cast<std::size_t>(wt.dim(0)), m = static_cast<std::size_t>(wt.dim(1));
+        split_rows(pool, 1, m, 16, [&](std::size_t, std::size_t j0, std::size_t j1, unsigned) {
+          kernels::epilogue_k ep = p.ep;
+          if (ep.bias) ep.bias += j0;
+          if (ep.scale) ep.scale += j0;
+          if (ep.shift) ep.shift += j0;
+          kernels::dense_rows<A>(in, n, in_img, k, wt.data() + j0, m, j1 - j0, out + j0, out_img, ep);
+        });
         break;
       }
-      case op_kind::add:
-        kernels::add_n<A>(in.data(), values[node.inputs[1]].data(), out.data(), static_cast<std::size_t>(in.size()));
-        break;
-      case op_kind::relu: kernels::relu_n<A>(in.data(), out.data(), static_cast<std::size_t>(in.size())); break;
-      case op_kind::softmax:
-        kernels::softmax_rows<A>(in.data(), static_cast<std::size_t>(in.dim(0)), static_cast<std::size_t>(in.dim(1)),
-                                 out.data());
-        break;
+      case op_kind::add: kernels::add_n<A>(in, ws.values_[node.inputs[1]], out, total); break;
+      case op_kind::relu: kernels::relu_n<A>(in, out, total); break;
+      case op_kind::softmax: kernels::softmax_rows<A>(in, n, in_img, out); break;
     }
   }
 
-  /// A 1x1 convolution with stride: the GEMM over the sampled pixels, a tile of rows at a time.
+  /// A 1x1 convolution with stride: the GEMM over the sampled output pixels [begin, end), a tile of
+  /// rows at a time.
   void strided_pointwise(const float* src, const kernels::conv_geom& g, const prepared& p, float* dst,
-                         float* scratch) const {
+                         float* scratch, std::size_t begin, std::size_t end) const {
     constexpr std::size_t mr = kernels::gemm_mr<A>();
     const float* rows[mr];
     float* outs[mr];
-    const std::size_t pixels = g.out_h * g.out_w;
-    for (std::size_t p0 = 0; p0 < pixels; p0 += mr) {
-      const std::size_t m = std::min(mr, pixels - p0);
+    for (std::size_t p0 = begin; p0 < end; p0 += mr) {
+      const std::size_t m = std::min(mr, end - p0);
       for (std::size_t r = 0; r < mr; ++r) {
         const std::size_t q = p0 + (r < m ? r : 0), oy = q / g.out_w, ox = q % g.out_w;
         rows[r] = src + ((oy * g.stride_h - g.pad_top) * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
@@ -381,6 +557,17 @@ class engine_net {
   std::vector<prepared> prep_;
   std::vector<std::size_t> last_use_;
   std::size_t scratch_floats_ = 0;
+  struct workspace_cache {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<workspace>> free;
+  };
+  std::shared_ptr<workspace_cache> cache_ = std::make_shared<workspace_cache>();
+  std::uint64_t id_ = next_id();
+
+  static std::uint64_t next_id() {
+    static std::atomic<std::uint64_t> counter{0};
+    return ++counter;
+  }
 };
 
 }  // namespace lmtcnn

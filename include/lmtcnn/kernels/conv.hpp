@@ -37,10 +37,12 @@ constexpr std::size_t conv2d_scratch_size(const conv_geom& g) {
   return 2 * gemm_mr<A>() * k + 2 * k;  // two tiles, and the tap offset table (ptrdiff_t = 2 floats)
 }
 
-/// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c].
+/// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
+/// (by default all), so threads may share an image.
 template <class A>
 void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, float* out, const epilogue_k& ep,
-                  float* scratch) {
+                  float* scratch, std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
+  oy_end = std::min(oy_end, g.out_h);
   constexpr std::size_t mr = gemm_mr<A>(), nr = gemm_nr<A>();
   const std::size_t k = g.kh * g.kw * g.in_c, pixels = g.out_h * g.out_w, span = g.kw * g.in_c;
   float* apack = scratch;         // k-major tile
@@ -63,7 +65,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     return iy0 >= 0 && iy0 + static_cast<std::ptrdiff_t>(g.kh) <= static_cast<std::ptrdiff_t>(g.in_h);
   };
   const std::size_t lda = g.stride_w * g.in_c;
-  for (std::size_t oy = 0; oy < g.out_h; ++oy) {
+  for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     if (!row_inside(oy)) continue;
     const std::size_t iy0 = oy * g.stride_h - g.pad_top;
     for (std::size_t t = ox_lo; t < ox_hi; t += mr) {
@@ -102,7 +104,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
   };
   std::size_t pending[mr];
   std::size_t m = 0;
-  for (std::size_t q = 0; q < pixels; ++q) {
+  for (std::size_t q = oy_begin * g.out_w; q < std::min(pixels, oy_end * g.out_w); ++q) {
     const std::size_t oy = q / g.out_w, ox = q % g.out_w;
     if (row_inside(oy) && ox >= ox_lo && ox < ox_hi) continue;  // done in place above
     pending[m++] = q;
@@ -150,12 +152,15 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
 
 }  // namespace detail
 
-/// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c.
+/// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
+/// oy_end) only (by default all).
 /// For 3x3 windows, the nine weight vectors of a channel block stay in registers and four output
 /// pixels of a row are computed together (four independent FMA chains); the other pixels use the
 /// registers too, with one chain per window row and the taps outside the image skipped.
 template <class A>
-void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep) {
+void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep,
+                     std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
+  oy_end = std::min(oy_end, g.out_h);
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c, cpad = round_up<A>(c);
   const std::ptrdiff_t pad_t = static_cast<std::ptrdiff_t>(g.pad_top), pad_l = static_cast<std::ptrdiff_t>(g.pad_left);
@@ -178,7 +183,7 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
     vf<A> wt[9];
     if (fast)
       for (std::size_t t = 0; t < 9; ++t) wt[t] = vf<A>::load_aligned(wpacked + t * cpad + ch);
-    for (std::size_t oy = 0; oy < g.out_h; ++oy) {
+    for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
       const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
       float* dst_row = out + oy * g.out_w * c + ch;
       const bool row_inside = fast && oy >= oy_lo && oy < oy_hi;

@@ -55,33 +55,77 @@ void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t 
 // four rows at a time (one contiguous stream); out accumulates in place (it stays in L1), so out
 // must hold round_up(m) floats of room (tensor slack covers it).
 
-template <class A>
-void dense_row(const float* x, std::size_t k, const float* wt, std::size_t m, float* out, const epilogue_k& ep) {
+namespace detail {
+/// B input rows at once (B <= 4): every weight vector loaded feeds B accumulators.
+template <class A, std::size_t B>
+void dense_group(const float* x, std::size_t ldx, std::size_t k, const float* wt, std::size_t ldw, std::size_t m,
+                 float* out, std::size_t ldo, const epilogue_k& ep) {
   constexpr std::size_t w = width<A>;
   const std::size_t mv = m / w * w;  // columns covered by whole vectors
-  std::fill(out, out + m, 0.f);
+  for (std::size_t b = 0; b < B; ++b) std::fill(out + b * ldo, out + b * ldo + m, 0.f);
   std::size_t i = 0;
   for (; i + 4 <= k; i += 4) {
-    const vf<A> x0(x[i]), x1(x[i + 1]), x2(x[i + 2]), x3(x[i + 3]);
-    const float *r0 = wt + i * m, *r1 = r0 + m, *r2 = r1 + m, *r3 = r2 + m;
+    const float *r0 = wt + i * ldw, *r1 = r0 + ldw, *r2 = r1 + ldw, *r3 = r2 + ldw;
     for (std::size_t j = 0; j < mv; j += w) {
-      vf<A> acc = vf<A>::load_unaligned(out + j);
-      acc = xsimd::fma(x0, vf<A>::load_unaligned(r0 + j), acc);
-      acc = xsimd::fma(x1, vf<A>::load_unaligned(r1 + j), acc);
-      acc = xsimd::fma(x2, vf<A>::load_unaligned(r2 + j), acc);
-      acc = xsimd::fma(x3, vf<A>::load_unaligned(r3 + j), acc);
-      acc.store_unaligned(out + j);
+      const vf<A> w0 = vf<A>::load_unaligned(r0 + j), w1 = vf<A>::load_unaligned(r1 + j),
+                  w2 = vf<A>::load_unaligned(r2 + j), w3 = vf<A>::load_unaligned(r3 + j);
+#pragma GCC unroll 4
+      for (std::size_t b = 0; b < B; ++b) {
+        const float* xb = x + b * ldx + i;
+        float* ob = out + b * ldo + j;
+        vf<A> acc = vf<A>::load_unaligned(ob);
+        acc = xsimd::fma(vf<A>(xb[0]), w0, acc);
+        acc = xsimd::fma(vf<A>(xb[1]), w1, acc);
+        acc = xsimd::fma(vf<A>(xb[2]), w2, acc);
+        acc = xsimd::fma(vf<A>(xb[3]), w3, acc);
+        acc.store_unaligned(ob);
+      }
     }
-    for (std::size_t j = mv; j < m; ++j) out[j] += x[i] * r0[j] + x[i + 1] * r1[j] + x[i + 2] * r2[j] + x[i + 3] * r3[j];
+    for (std::size_t b = 0; b < B; ++b) {
+      const float* xb = x + b * ldx + i;
+      float* ob = out + b * ldo;
+      for (std::size_t j = mv; j < m; ++j) ob[j] += xb[0] * r0[j] + xb[1] * r1[j] + xb[2] * r2[j] + xb[3] * r3[j];
+    }
   }
   for (; i < k; ++i) {
-    const vf<A> xi(x[i]);
-    const float* r = wt + i * m;
-    for (std::size_t j = 0; j < mv; j += w)
-      xsimd::fma(xi, vf<A>::load_unaligned(r + j), vf<A>::load_unaligned(out + j)).store_unaligned(out + j);
-    for (std::size_t j = mv; j < m; ++j) out[j] += x[i] * r[j];
+    const float* r = wt + i * ldw;
+    for (std::size_t b = 0; b < B; ++b) {
+      const vf<A> xi(x[b * ldx + i]);
+      float* ob = out + b * ldo;
+      for (std::size_t j = 0; j < mv; j += w)
+        xsimd::fma(xi, vf<A>::load_unaligned(r + j), vf<A>::load_unaligned(ob + j)).store_unaligned(ob + j);
+      for (std::size_t j = mv; j < m; ++j) ob[j] += x[b * ldx + i] * r[j];
+    }
   }
-  for (std::size_t j = 0; j < m; j += w) store_upto<A>(out + j, apply<A>(ep, vf<A>::load_unaligned(out + j), j), m - j);
+  for (std::size_t b = 0; b < B; ++b) {
+    float* ob = out + b * ldo;
+    for (std::size_t j = 0; j < m; j += w) store_upto<A>(ob + j, apply<A>(ep, vf<A>::load_unaligned(ob + j), j), m - j);
+  }
+}
+}  // namespace detail
+
+/// nb input rows (row b at x + b * ldx) times the columns [0, m) of weights whose rows are ldw floats
+/// apart (ldw >= m: a column range of a wider layer) into out + b * ldo. The weights are streamed
+/// once per four input rows. ep's per-channel arrays are indexed from this range's first column.
+/// Reads up to one vector past column m of out (room as above; a column range ending before the
+/// layer's last column must therefore end at a multiple of the vector width).
+template <class A>
+void dense_rows(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* wt, std::size_t ldw,
+                std::size_t m, float* out, std::size_t ldo, const epilogue_k& ep) {
+  std::size_t b = 0;
+  for (; b + 4 <= nb; b += 4) detail::dense_group<A, 4>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep);
+  switch (nb - b) {
+    case 3: detail::dense_group<A, 3>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
+    case 2: detail::dense_group<A, 2>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
+    case 1: detail::dense_group<A, 1>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
+    default: break;
+  }
+}
+
+/// One input row: dense_rows with nb = 1 over all m columns.
+template <class A>
+void dense_row(const float* x, std::size_t k, const float* wt, std::size_t m, float* out, const epilogue_k& ep) {
+  detail::dense_group<A, 1>(x, k, k, wt, m, m, out, m, ep);
 }
 
 // ---- element-wise --------------------------------------------------------------------------------

@@ -44,11 +44,14 @@ inline void pool_vectors(const float* in, std::size_t in_w, std::size_t c, std::
 }  // namespace detail
 
 /// One image; g.kh/g.kw are the window, g.out_c == g.in_c. max_pool selects max, else average.
+/// Output rows [oy_begin, oy_end) only (by default all).
 template <class A, bool max_pool>
-void pool_image(const float* in, const conv_geom& g, float* out) {
+void pool_image(const float* in, const conv_geom& g, float* out, std::size_t oy_begin = 0,
+                std::size_t oy_end = static_cast<std::size_t>(-1)) {
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c;
-  for (std::size_t oy = 0; oy < g.out_h; ++oy) {
+  oy_end = std::min(oy_end, g.out_h);
+  for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     std::size_t y0, y1;
     detail::window_range(oy, g.stride_h, g.pad_top, g.kh, g.in_h, y0, y1);
     for (std::size_t ox = 0; ox < g.out_w; ++ox) {

@@ -1,0 +1,134 @@
+// lmtcnn: a small pool of worker threads for splitting one layer across cores (std::thread only).
+//
+// parallel_for(tasks, f) calls f(task, worker) once for every task in [0, tasks), on the calling
+// thread (worker 0) and the pool's threads (workers 1 .. size()-1), and returns when all are done.
+// Tasks are handed out one at a time from a shared counter, so uneven tasks balance themselves.
+// Workers spin briefly between jobs (a network runs its layers back to back) and then sleep.
+// Jobs from several threads on one pool run one after the other; f must not throw.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace lmtcnn {
+
+class thread_pool {
+ public:
+  /// A pool that runs jobs on `threads` threads in all: the caller and threads - 1 workers
+  /// (0 means std::thread::hardware_concurrency()).
+  explicit thread_pool(unsigned threads = 0) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  ~thread_pool() {
+    {
+      std::lock_guard<std::mutex> lk(mutex_);
+      stop_.store(true, std::memory_order_release);
+      generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    wake_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+  /// Threads that work on a job, the caller included.
+  unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+
+  /// Runs f(task, worker) for every task in [0, tasks); worker < size().
+  template <class F>
+  void parallel_for(std::size_t tasks, F&& f) {
+    if (tasks == 0) return;
+    if (workers_.empty() || tasks == 1) {
+      for (std::size_t t = 0; t < tasks; ++t) f(t, 0u);
+      return;
+    }
+    std::lock_guard<std::mutex> job_lock(job_mutex_);  // one job at a time
+    auto call = [](void* ctx, std::size_t task, unsigned worker) { (*static_cast<F*>(ctx))(task, worker); };
+    fn_ = call;
+    ctx_ = static_cast<void*>(&f);
+    tasks_ = tasks;
+    next_.store(0, std::memory_order_relaxed);
+    active_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lk(mutex_);
+      generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    wake_.notify_all();
+    work(0);
+    // wait for every worker to leave this job (they read its fields)
+    for (int spin = 0; active_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < 200000) {
+        pause();
+      } else {
+        std::unique_lock<std::mutex> lk(mutex_);
+        done_.wait(lk, [&] { return active_.load(std::memory_order_acquire) == 0; });
+      }
+    }
+  }
+
+ private:
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
+  void work(unsigned worker) {
+    for (;;) {
+      const std::size_t t = next_.fetch_add(1, std::memory_order_relaxed);
+      if (t >= tasks_) break;
+      fn_(ctx_, t, worker);
+    }
+  }
+
+  void worker_loop(unsigned id) {
+    std::size_t seen = 0;
+    for (;;) {
+      std::size_t g = generation_.load(std::memory_order_acquire);
+      for (int spin = 0; g == seen && spin < 100000; ++spin) {
+        pause();
+        g = generation_.load(std::memory_order_acquire);
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lk(mutex_);
+        wake_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        g = generation_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (stop_.load(std::memory_order_acquire)) return;
+      work(id);
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(mutex_);
+        done_.notify_all();
+      }
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex job_mutex_;  // serialises callers
+  std::mutex mutex_;      // guards sleeping and waking
+  std::condition_variable wake_, done_;
+  std::atomic<std::size_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> next_{0};
+  std::atomic<unsigned> active_{0};
+  void (*fn_)(void*, std::size_t, unsigned) = nullptr;
+  void* ctx_ = nullptr;
+  std::size_t tasks_ = 0;
+};
+
+}  // namespace lmtcnn
