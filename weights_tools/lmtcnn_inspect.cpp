@@ -1,23 +1,166 @@
 // lmtcnn-inspect: prints what a weight file holds (metadata, the graph with every layer's output
-// shape, the tensors, the totals) and runs its self-test.
+// shape, the tensors, the totals) and runs its self-test; with --bench, times the network instead.
+#include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "lmtcnn/model.hpp"
+#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/thread_pool.hpp"
 
 namespace {
 
 const char* usage_text =
     "usage: lmtcnn-inspect FILE [--no-self-test]\n"
+    "       lmtcnn-inspect FILE --bench [--threads N] [--runs R] [--batch B] [--warmup W] [--layers]\n"
     "\n"
     "Checks an lmtcnn weight file and prints its metadata, its graph with every layer's output\n"
     "shape and multiply-accumulates, its tensors with sizes and checksums, and the totals; then\n"
     "runs the self-test the file carries (--no-self-test skips it).\n"
+    "\n"
+    "--bench times the whole network instead: W warm-up calls (default 5), then R timed calls\n"
+    "(default 50) on a batch of B seeded images (default 1) with N threads (default 1), and prints\n"
+    "one JSON line: file, network, arch, batch, threads, runs, median_ms, min_ms, mean_ms,\n"
+    "images_per_s (at the median), gflops (at the median) and arena_bytes (activation memory).\n"
+    "--layers adds \"layers\": per layer its name, op, median ms over R more (profiled) calls,\n"
+    "GFLOP/s and share of the summed layer times.\n"
     "Exit code 0 when the file is sound and its self-test passes; otherwise 1 with a one-line reason\n"
     "(2 for a usage error).\n";
+
+/// Multiply-accumulates of one layer per image (convolutions and dense layers; 0 otherwise).
+std::int64_t layer_macs(const lmtcnn::graph_node& n, const lmtcnn::shape& out, const lmtcnn::weights_file& f) {
+  if (n.tensors.empty() || n.tensors[0].empty()) return 0;
+  const lmtcnn::shape& w = f.find(n.tensors[0])->dims;
+  switch (n.op) {
+    case lmtcnn::op_kind::conv2d:
+    case lmtcnn::op_kind::pointwise_conv2d: return out.elements() * w[0] * w[1] * w[2];
+    case lmtcnn::op_kind::depthwise_conv2d: return out.elements() * w[0] * w[1];
+    case lmtcnn::op_kind::fully_connected: return out.elements() * w[0];
+    default: return 0;
+  }
+}
+
+std::string json_string(const std::string& s) {
+  std::string r = "\"";
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      r += '\\';
+      r += ch;
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      r += b;
+    } else {
+      r += ch;
+    }
+  }
+  return r + "\"";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct bench_options {
+  unsigned threads = 1;
+  int runs = 50, batch = 1, warmup = 5;
+  bool layers = false;
+};
+
+/// Times the network of the file at path; prints one JSON line.
+void bench(const std::string& path, const bench_options& o) {
+  using clock = std::chrono::steady_clock;
+  const auto file = std::make_shared<const lmtcnn::weights_file>(lmtcnn::weights_file::load(path));
+  const lmtcnn::weights_file& f = *file;
+  const lmtcnn::model<float> m(file);
+  const lmtcnn::graph& g = m.net_graph();
+  const lmtcnn::shape& d = g.input_dims;
+  const lmtcnn::tensor<float> input = lmtcnn::seeded::pixels<float>({o.batch, d[0], d[1], d[2]}, 1, "input");
+  lmtcnn::thread_pool pool(o.threads);
+  std::vector<double> ms;
+  std::string arch = "reference", layers;
+  std::size_t arena = 0;
+  std::int64_t macs = 0;
+  const auto shapes = lmtcnn::infer_shapes(g, 1, [&](const std::string& t, bool& found) {
+    const lmtcnn::tensor_entry* e = f.find(t);
+    found = e != nullptr;
+    return found ? e->dims : lmtcnn::shape{};
+  });
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) macs += layer_macs(g.nodes[i], shapes[i + 1], f);
+  const double flops = 2.0 * static_cast<double>(macs) * o.batch;
+#ifndef LMTCNN_FORCE_REFERENCE
+  const auto* e = m.engine();
+  arch = e->arch_name();
+  typename std::remove_pointer_t<decltype(e)>::workspace ws;
+  lmtcnn::thread_pool* p = o.threads > 1 ? &pool : nullptr;
+  for (int r = 0; r < o.warmup; ++r) e->forward(input.view(), ws, p);
+  for (int r = 0; r < o.runs; ++r) {
+    const auto t0 = clock::now();
+    const auto out = e->forward(input.view(), ws, p);
+    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+  }
+  arena = ws.arena_bytes();
+  if (o.layers) {
+    ws.profile = true;
+    std::vector<std::vector<double>> per(g.nodes.size());
+    for (int r = 0; r < o.runs; ++r) {
+      e->forward(input.view(), ws, p);
+      for (std::size_t i = 0; i < g.nodes.size(); ++i) per[i].push_back(ws.layer_seconds[i] * 1e3);
+    }
+    std::vector<double> med(g.nodes.size());
+    double sum = 0;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) sum += med[i] = median(per[i]);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const double lf = 2.0 * static_cast<double>(layer_macs(g.nodes[i], shapes[i + 1], f)) * o.batch;
+      char b[512];
+      std::snprintf(b, sizeof b, "%s{\"name\":%s,\"op\":\"%s\",\"ms\":%.4f,\"gflops\":%.2f,\"share\":%.4f}",
+                    layers.empty() ? "" : ",", json_string(g.nodes[i].name).c_str(), lmtcnn::to_string(g.nodes[i].op),
+                    med[i], med[i] > 0 ? lf / (med[i] * 1e6) : 0.0, sum > 0 ? med[i] / sum : 0.0);
+      layers += b;
+    }
+  }
+#else
+  (void)pool;
+  for (int r = 0; r < o.warmup; ++r) m.forward(input.view());
+  for (int r = 0; r < o.runs; ++r) {
+    const auto t0 = clock::now();
+    const auto out = m.forward(input.view());
+    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+  }
+#endif
+  double mean = 0;
+  for (double v : ms) mean += v / static_cast<double>(ms.size());
+  const double med = median(ms), lo = *std::min_element(ms.begin(), ms.end());
+  std::printf("{\"file\":%s,\"network\":%s,\"arch\":\"%s\",\"batch\":%d,\"threads\":%u,\"runs\":%d,"
+              "\"median_ms\":%.4f,\"min_ms\":%.4f,\"mean_ms\":%.4f,\"images_per_s\":%.1f,\"gflops\":%.2f,"
+              "\"arena_bytes\":%zu",
+              json_string(path).c_str(), json_string(lmtcnn::network_family(m.meta())).c_str(), arch.c_str(), o.batch,
+              o.threads, o.runs, med, lo, mean, o.batch * 1e3 / med, flops / (med * 1e6), arena);
+  if (o.layers) std::printf(",\"layers\":[%s]", layers.c_str());
+  std::printf("}\n");
+}
+
+/// A whole number in [lo, hi] from the text of option `name`, or a usage error.
+bool parse_count(const char* name, const char* text, long lo, long hi, long& value) {
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || v < lo || v > hi) {
+    std::fprintf(stderr, "lmtcnn-inspect: %s needs a whole number from %ld to %ld, got '%s'\n", name, lo, hi, text);
+    return false;
+  }
+  value = v;
+  return true;
+}
 
 std::string value_text(const lmtcnn::meta_value& v) {
   using k = lmtcnn::meta_value::kind;
@@ -48,7 +191,8 @@ std::string value_text(const lmtcnn::meta_value& v) {
 
 int main(int argc, char** argv) {
   std::string path;
-  bool self_test = true;
+  bool self_test = true, timing = false;
+  bench_options bo;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -56,6 +200,22 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--no-self-test") {
       self_test = false;
+    } else if (a == "--bench") {
+      timing = true;
+    } else if (a == "--layers") {
+      bo.layers = true;
+    } else if (a == "--threads" || a == "--runs" || a == "--batch" || a == "--warmup") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "lmtcnn-inspect: %s needs a value (see --help)\n", a.c_str());
+        return 2;
+      }
+      long v = 0;
+      if (a == "--threads" && parse_count("--threads", argv[i + 1], 1, 256, v)) bo.threads = static_cast<unsigned>(v);
+      else if (a == "--runs" && parse_count("--runs", argv[i + 1], 1, 1000000, v)) bo.runs = static_cast<int>(v);
+      else if (a == "--batch" && parse_count("--batch", argv[i + 1], 1, 4096, v)) bo.batch = static_cast<int>(v);
+      else if (a == "--warmup" && parse_count("--warmup", argv[i + 1], 0, 1000000, v)) bo.warmup = static_cast<int>(v);
+      else return 2;
+      ++i;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "lmtcnn-inspect: unknown option '%s' (see --help)\n", a.c_str());
       return 2;
@@ -70,7 +230,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lmtcnn-inspect: no FILE given (see --help)\n");
     return 2;
   }
+  if (!timing && (bo.layers || bo.threads != 1 || bo.runs != 50 || bo.batch != 1 || bo.warmup != 5)) {
+    std::fprintf(stderr, "lmtcnn-inspect: --threads, --runs, --batch, --warmup and --layers go with --bench\n");
+    return 2;
+  }
   try {
+    if (timing) {
+      bench(path, bo);
+      return 0;
+    }
     const lmtcnn::weights_file f = lmtcnn::weights_file::load(path);
     std::printf("file: %s (%" PRIu64 " bytes, format version %u)\n", path.c_str(), f.file_bytes(),
                 lmtcnn::format::version);
@@ -97,16 +265,7 @@ int main(int argc, char** argv) {
           params += f.find(t)->dims.elements();
           if (used.insert(t).second) total_params += f.find(t)->dims.elements();
         }
-      if (!n.tensors.empty() && !n.tensors[0].empty()) {
-        const lmtcnn::shape& w = f.find(n.tensors[0])->dims;
-        switch (n.op) {
-          case lmtcnn::op_kind::conv2d:
-          case lmtcnn::op_kind::pointwise_conv2d: macs = out.elements() * w[0] * w[1] * w[2]; break;
-          case lmtcnn::op_kind::depthwise_conv2d: macs = out.elements() * w[0] * w[1]; break;
-          case lmtcnn::op_kind::fully_connected: macs = out.elements() * w[0]; break;
-          default: break;
-        }
-      }
+      macs = layer_macs(n, out, f);
       (void)in;
       total_macs += macs;
       std::printf("  %-3zu %-52s %-18s %-18s %12" PRId64 " %14" PRId64 "\n", i + 1, n.name.c_str(),

@@ -264,14 +264,14 @@ class engine_net {
         break;
       }
       case op_kind::channel_normalize: {
-        const std::size_t c = static_cast<std::size_t>(in[3]);
-        std::vector<float> mean(c), div(c);
-        for (std::size_t ch = 0; ch < c; ++ch) {
-          mean[ch] = static_cast<float>(node.floats[ch]);
-          div[ch] = static_cast<float>(node.floats[c + ch]);
+        const std::size_t c = static_cast<std::size_t>(in[3]), wide = wide_channels(c);
+        std::vector<float> mean(wide), div(wide);  // repeated with period c
+        for (std::size_t ch = 0; ch < wide; ++ch) {
+          mean[ch] = static_cast<float>(node.floats[ch % c]);
+          div[ch] = static_cast<float>(node.floats[c + ch % c]);
         }
-        p.mean = padded(mean.data(), c, 0.f);
-        p.divisor = padded(div.data(), c, 1.f);
+        p.mean = padded(mean.data(), wide, 0.f);
+        p.divisor = padded(div.data(), wide, 1.f);
         break;
       }
       case op_kind::lrn:
@@ -282,9 +282,7 @@ class engine_net {
       case op_kind::pool_avg:
         p.geom = geometry(in, out, node.ints[0], node.ints[1], node.ints[2], node.ints[3], node.ints[4]);
         break;
-      case op_kind::standardize:
-        scratch_floats_ = std::max(scratch_floats_, 2 * static_cast<std::size_t>(in[3]) + 2 * vec);
-        break;
+      case op_kind::standardize: break;
       default: break;
     }
   }
@@ -315,34 +313,51 @@ class engine_net {
     kernels::affine_pixels<A>(x, pixels, c, sp.data(), hp.data(), y);
   }
 
+  /// Channels to run a per-channel kernel with when c is below the vector width: lcm(c, width)
+  /// floats as one wide pixel (per-channel arrays repeat with period c), so whole vectors are used.
+  static std::size_t wide_channels(std::size_t c) {
+    if (c >= vec) return c;
+    std::size_t l = c;
+    while (l % vec != 0) l += c;
+    return l <= 4 * vec ? l : c;
+  }
+
+  /// Each image: (x - mean) / max(stddev, 1/sqrt(count)) over all its values.
   void run_standardize(const float* x, std::size_t n, const shape& img, float* y) const {
-    const std::size_t c = static_cast<std::size_t>(img[3]);
-    const std::size_t pixels = static_cast<std::size_t>(img[1] * img[2]), count = pixels * c;
-    for (std::size_t b = 0; b < n; ++b) {
-      const float* src = x + b * count;
-      std::vector<double> sum(c, 0.0), sq(c, 0.0);
-      kernels::channel_moments<A>(src, pixels, c, nullptr, sum.data(), sq.data());
-      double total = 0;
-      for (double s : sum) total += s;
-      const float mean = static_cast<float>(total / static_cast<double>(count));
-      const std::vector<float> center(c, mean);
-      const tensor<float> cp = padded(center.data(), c, 0.f);
+    const std::size_t c = static_cast<std::size_t>(img[3]), wide = wide_channels(c);
+    const std::size_t count = static_cast<std::size_t>(img[1] * img[2]) * c, bulk = count / wide * wide;
+    std::vector<double> sum(wide), sq(wide);
+    // moments of the whole image around `center` (wide pixels, then the pixels left over)
+    auto moments = [&](const float* src, const float* center, double& s1, double& s2) {
       std::fill(sum.begin(), sum.end(), 0.0);
       std::fill(sq.begin(), sq.end(), 0.0);
-      kernels::channel_moments<A>(src, pixels, c, cp.data(), sum.data(), sq.data());
-      double dev = 0, dev2 = 0;
-      for (std::size_t ch = 0; ch < c; ++ch) {
-        dev += sum[ch];
-        dev2 += sq[ch];
+      kernels::channel_moments<A>(src, bulk / wide, wide, center, sum.data(), sq.data());
+      kernels::channel_moments<A>(src + bulk, (count - bulk) / c, c, center, sum.data(), sq.data());
+      s1 = s2 = 0;
+      for (std::size_t ch = 0; ch < wide; ++ch) {
+        s1 += sum[ch];
+        s2 += sq[ch];
       }
+    };
+    for (std::size_t b = 0; b < n; ++b) {
+      const float* src = x + b * count;
+      double total = 0, unused = 0;
+      moments(src, nullptr, total, unused);
+      const float mean = static_cast<float>(total / static_cast<double>(count));
+      const std::vector<float> center(wide, mean);
+      const tensor<float> cp = padded(center.data(), wide, 0.f);
+      double dev = 0, dev2 = 0;
+      moments(src, cp.data(), dev, dev2);
       const double mu = mean + dev / static_cast<double>(count);
       const double var = std::max(dev2 / static_cast<double>(count) - (dev / static_cast<double>(count)) *
                                                                           (dev / static_cast<double>(count)),
                                   0.0);
       const double adjusted = std::max(std::sqrt(var), 1.0 / std::sqrt(static_cast<double>(count)));
-      const std::vector<float> scale(c, static_cast<float>(1.0 / adjusted)), shift(c, static_cast<float>(-mu / adjusted));
-      const tensor<float> sp = padded(scale.data(), c, 1.f), hp = padded(shift.data(), c, 0.f);
-      kernels::affine_pixels<A>(src, pixels, c, sp.data(), hp.data(), y + b * count);
+      const std::vector<float> scale(wide, static_cast<float>(1.0 / adjusted)),
+          shift(wide, static_cast<float>(-mu / adjusted));
+      const tensor<float> sp = padded(scale.data(), wide, 1.f), hp = padded(shift.data(), wide, 0.f);
+      kernels::affine_pixels<A>(src, bulk / wide, wide, sp.data(), hp.data(), y + b * count);
+      kernels::affine_pixels<A>(src + bulk, (count - bulk) / c, c, sp.data(), hp.data(), y + b * count + bulk);
     }
   }
 
@@ -462,9 +477,13 @@ class engine_net {
     auto scr = [&](unsigned worker) { return ws.scratch_[worker].data(); };
     switch (node.op) {
       case op_kind::standardize: run_standardize(in, n, is, out); break;
-      case op_kind::channel_normalize:
-        kernels::normalize_pixels<A>(in, total / c, c, p.mean.data(), p.divisor.data(), out);
+      case op_kind::channel_normalize: {
+        // whole "wide pixels" of lcm(c, vector width) floats, then the pixels left over
+        const std::size_t wide = wide_channels(c), bulk = total / wide * wide;
+        kernels::normalize_pixels<A>(in, bulk / wide, wide, p.mean.data(), p.divisor.data(), out);
+        kernels::normalize_pixels<A>(in + bulk, (total - bulk) / c, c, p.mean.data(), p.divisor.data(), out + bulk);
         break;
+      }
       case op_kind::conv2d:
       case op_kind::pointwise_conv2d: {
         const kernels::conv_geom& g = p.geom;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "lmtcnn/graph.hpp"
+#include "lmtcnn/thread_pool.hpp"
 #include "lmtcnn/weights_file.hpp"
 #ifndef LMTCNN_FORCE_REFERENCE
 #include "lmtcnn/engine.hpp"
@@ -67,6 +68,20 @@ class model {
 #endif
     return net_.forward(input);
   }
+
+  /// The same with each layer split across the threads of pool (the SIMD engine only; the
+  /// reference path runs on the calling thread). Results are bitwise those of forward().
+  std::map<std::string, tensor<T>> forward(tensor_view<const T> input, [[maybe_unused]] thread_pool& pool) const {
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>) return engine_->forward(input, pool);
+#endif
+    return net_.forward(input);
+  }
+
+#ifndef LMTCNN_FORCE_REFERENCE
+  /// The SIMD engine that runs forward() (float models; null otherwise).
+  const engine_net<simd_arch>* engine() const { return engine_.get(); }
+#endif
 
   /// The same on the scalar reference ops.
   std::map<std::string, tensor<T>> forward_reference(tensor_view<const T> input) const { return net_.forward(input); }

@@ -27,6 +27,7 @@
 #endif
 #include "lmtcnn/seeded.hpp"
 #include "lmtcnn/tensor.hpp"
+#include "lmtcnn/thread_pool.hpp"
 
 namespace lmtcnn {
 
@@ -208,26 +209,35 @@ class lmtcnn_net {
   /// run on the SIMD engine (unless built with LMTCNN_FORCE_REFERENCE), others on the reference ops.
   lmtcnn_output<T> forward(tensor_view<const T> input) const {
 #ifndef LMTCNN_FORCE_REFERENCE
-    if constexpr (std::is_same_v<T, float>) return run(input, true);
+    if constexpr (std::is_same_v<T, float>) return run(input, true, nullptr);
 #endif
-    return run(input, false);
+    return run(input, false, nullptr);
+  }
+
+  /// The same with each layer split across the threads of pool (the SIMD engine only; the
+  /// reference path runs on the calling thread). Results are bitwise those of forward().
+  lmtcnn_output<T> forward(tensor_view<const T> input, thread_pool& pool) const {
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>) return run(input, true, &pool);
+#endif
+    return run(input, false, nullptr);
   }
 
   /// The same on the scalar reference ops.
-  lmtcnn_output<T> forward_reference(tensor_view<const T> input) const { return run(input, false); }
+  lmtcnn_output<T> forward_reference(tensor_view<const T> input) const { return run(input, false, nullptr); }
 
   /// The layer graph this network runs.
   const graph& net_graph() const { return net_.net_graph(); }
 
  private:
-  lmtcnn_output<T> run(tensor_view<const T> input, [[maybe_unused]] bool fast) const {
+  lmtcnn_output<T> run(tensor_view<const T> input, [[maybe_unused]] bool fast, [[maybe_unused]] thread_pool* pool) const {
     if (input.rank() != 4 || input.dim(1) != input_size || input.dim(2) != input_size || input.dim(3) != 3 ||
         input.dim(0) < 1)
       throw shape_error(name() + " layer 'input': got " + input.shape().str() + ", expected [n,227,227,3]");
     std::map<std::string, tensor<T>> out;
 #ifndef LMTCNN_FORCE_REFERENCE
     if constexpr (std::is_same_v<T, float>)
-      if (fast) out = engine_->forward(input);
+      if (fast) out = pool ? engine_->forward(input, *pool) : engine_->forward(input);
 #endif
     if (out.empty()) out = net_.forward(input);
     lmtcnn_output<T> r;
