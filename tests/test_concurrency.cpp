@@ -112,3 +112,22 @@ TEST_CASE("LMTCNN-2-1: 8 threads on one network, bitwise equal to one thread") {
   });
   CHECK(mismatches == 0);
 }
+
+TEST_CASE("LMTCNN-1-1 on a shared 3-thread pool: 8 callers, layers split across the pool, bitwise equal") {
+  lmtcnn_options opt;
+  opt.bn_mode = batch_norm_mode::moving_average;
+  const lmtcnn_net<float> net(lmtcnn_seeded_weights<float>(lmtcnn_variant::v1_1, 4), opt);
+  std::vector<tensor<float>> inputs;
+  for (int i = 0; i < 3; ++i)
+    inputs.push_back(seeded::pixels<float>({1 + i % 2, 227, 227, 3}, 60 + static_cast<std::uint64_t>(i), "input"));
+  std::vector<tensor<float>> single;
+  for (const tensor<float>& in : inputs) single.push_back(net.forward(in.view()).gender_probs);
+  thread_pool pool(3);
+  const int mismatches = run_threads(6, [&](int t, int r) {
+    const std::size_t i = static_cast<std::size_t>(t + r) % inputs.size();
+    const tensor<float> got = net.forward(inputs[i].view(), pool).gender_probs;
+    return got.shape() == single[i].shape() &&
+           same_bits(got.data(), single[i].data(), static_cast<std::size_t>(got.size()) * sizeof(float));
+  });
+  CHECK(mismatches == 0);
+}

@@ -1,6 +1,7 @@
 // lmtcnn engine: runs a graph on the SIMD kernels of one architecture A (an xsimd tag).
 //
-// Preparing a network packs every filter for A once (GEMM panels, depthwise taps), pads the
+// Preparing a network packs every filter for A once (GEMM panels, depthwise taps, dense column
+// blocks: the engine's copy of a network's weights is therefore separate from the file's), pads the
 // per-channel vectors, and folds a batch norm with stored statistics into the epilogue of the layer
 // before it when that layer's output feeds nothing else (LMTCNN's BN comes after the ReLU, which is
 // exactly the epilogue's order).
@@ -229,6 +230,10 @@ class engine_net {
       }
       case op_kind::fully_connected: {
         const std::size_t m = static_cast<std::size_t>(out[1]);
+        const tensor_view<const float>& f = weights_.at(node.tensors[0]);
+        const std::size_t k = static_cast<std::size_t>(f.dim(0));
+        p.packed = tensor<float>({static_cast<index_t>(kernels::packed_dense_size<A>(k, m))});
+        kernels::pack_dense<A>(f.data(), k, m, p.packed.data());
         p.bias = padded(node.tensors.size() > 1 ? w(node.tensors[1]) : nullptr, m, 0.f);
         p.ep.bias = p.bias.data();
         set_act(node.ints[0]);
@@ -533,15 +538,10 @@ class engine_net {
         });
         break;
       case op_kind::fully_connected: {
-        // column ranges (multiples of 16 floats, one cache line), every image of the batch in each
-        const tensor_view<const float>& wt = weights_.at(node.tensors[0]);
-        const std::size_t k = static_cast<std::size_t>(wt.dim(0)), m = static_cast<std::size_t>(wt.dim(1));
-        split_rows(pool, 1, m, 16, [&](std::size_t, std::size_t j0, std::size_t j1, unsigned) {
-          kernels::epilogue_k ep = p.ep;
-          if (ep.bias) ep.bias += j0;
-          if (ep.scale) ep.scale += j0;
-          if (ep.shift) ep.shift += j0;
-          kernels::dense_rows<A>(in, n, in_img, k, wt.data() + j0, m, j1 - j0, out + j0, out_img, ep);
+        // column blocks of the packed weights, every image of the batch in each
+        const std::size_t k = in_img, m = out_img;
+        split_rows(pool, 1, kernels::dense_blocks<A>(m), 1, [&](std::size_t, std::size_t b0, std::size_t b1, unsigned) {
+          kernels::dense_packed<A>(in, n, in_img, k, p.packed.data(), m, out, out_img, p.ep, b0, b1);
         });
         break;
       }

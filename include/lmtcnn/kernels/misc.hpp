@@ -128,6 +128,104 @@ void dense_row(const float* x, std::size_t k, const float* wt, std::size_t m, fl
   detail::dense_group<A, 1>(x, k, k, wt, m, m, out, m, ep);
 }
 
+// ---- fully connected on packed weights ------------------------------------------------------------
+// The weights [k, m] repacked once into column blocks of dense_block_vectors vectors: block by
+// block, each block row after row (the last block as many vectors as its columns need, zero-padded).
+// One pass reads the packed weights front to back, each block's accumulators stay in registers, and
+// the sum over k runs in the same order as in dense_row (same results).
+
+/// Vectors per column block: 8 where a vector holds 16 floats (AVX-512), else 4.
+template <class A>
+constexpr std::size_t dense_block_vectors() {
+  return width<A> >= 16 ? 8 : 4;
+}
+
+/// Column blocks of m columns.
+template <class A>
+constexpr std::size_t dense_blocks(std::size_t m) {
+  const std::size_t bw = dense_block_vectors<A>() * width<A>;
+  return (m + bw - 1) / bw;
+}
+
+/// Floats pack_dense writes for k x m.
+template <class A>
+constexpr std::size_t packed_dense_size(std::size_t k, std::size_t m) {
+  const std::size_t bw = dense_block_vectors<A>() * width<A>;
+  return k * (m / bw * bw + round_up<A>(m % bw));
+}
+
+template <class A>
+void pack_dense(const float* wt, std::size_t k, std::size_t m, float* dst) {
+  const std::size_t bw = dense_block_vectors<A>() * width<A>;
+  for (std::size_t j0 = 0; j0 < m; j0 += bw) {
+    const std::size_t cols = std::min(bw, m - j0), padded_cols = std::min(bw, round_up<A>(cols));
+    for (std::size_t i = 0; i < k; ++i)
+      for (std::size_t u = 0; u < padded_cols; ++u) *dst++ = u < cols ? wt[i * m + j0 + u] : 0.f;
+  }
+}
+
+namespace detail {
+/// V vectors of columns from col0 (ncols of them real) for B input rows; p: this block's k rows.
+template <class A, std::size_t V, std::size_t B>
+void dense_block(const float* x, std::size_t ldx, std::size_t k, const float* p, float* out, std::size_t ldo,
+                 const epilogue_k& ep, std::size_t col0, std::size_t ncols) {
+  constexpr std::size_t w = width<A>;
+  vf<A> acc[B][V];
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t u = 0; u < V; ++u) acc[b][u] = vf<A>(0.f);
+  for (std::size_t i = 0; i < k; ++i, p += V * w) {
+    vf<A> xb[B];
+    for (std::size_t b = 0; b < B; ++b) xb[b] = vf<A>(x[b * ldx + i]);
+#pragma GCC unroll 8
+    for (std::size_t u = 0; u < V; ++u) {
+      const vf<A> wv = vf<A>::load_aligned(p + u * w);
+      for (std::size_t b = 0; b < B; ++b) acc[b][u] = xsimd::fma(xb[b], wv, acc[b][u]);
+    }
+  }
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t u = 0; u < V && u * w < ncols; ++u)
+      store_upto<A>(out + b * ldo + u * w, apply<A>(ep, acc[b][u], col0 + u * w), ncols - u * w);
+}
+
+template <class A, std::size_t V>
+void dense_block_rows(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* p, float* out,
+                      std::size_t ldo, const epilogue_k& ep, std::size_t col0, std::size_t ncols) {
+  std::size_t b = 0;
+  for (; b + 2 <= nb; b += 2) dense_block<A, V, 2>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
+  if (b < nb) dense_block<A, V, 1>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
+}
+}  // namespace detail
+
+/// out[b][j] = epilogue(sum_i x[b][i] * wt[i][j]) for nb input rows (x + b * ldx, out + b * ldo),
+/// weights packed by pack_dense (64-byte aligned), column blocks [block_begin, block_end) only, so
+/// threads can share a layer. Writes only the m columns; reads no input past k.
+template <class A>
+void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* packed, std::size_t m,
+                  float* out, std::size_t ldo, const epilogue_k& ep, std::size_t block_begin, std::size_t block_end) {
+  constexpr std::size_t w = width<A>, nv = dense_block_vectors<A>(), bw = nv * w;
+  for (std::size_t blk = block_begin; blk < block_end; ++blk) {
+    const std::size_t col0 = blk * bw, ncols = std::min(bw, m - col0), vecs = (ncols + w - 1) / w;
+    const float* p = packed + col0 * k;  // every block before this one is whole
+    float* o = out + col0;
+    switch (vecs) {
+      case 1: detail::dense_block_rows<A, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 2: detail::dense_block_rows<A, 2>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 3: detail::dense_block_rows<A, 3>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 4: detail::dense_block_rows<A, 4>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      default:
+        if constexpr (nv == 8) {
+          switch (vecs) {
+            case 5: detail::dense_block_rows<A, 5>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 6: detail::dense_block_rows<A, 6>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 7: detail::dense_block_rows<A, 7>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            default: detail::dense_block_rows<A, 8>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+          }
+        }
+        break;
+    }
+  }
+}
+
 // ---- element-wise --------------------------------------------------------------------------------
 // n floats; in and out may be the same pointer. The tail is handled without reading past n.
 

@@ -1,0 +1,138 @@
+// lmtcnn next to other CPU inference libraries on the same LMTCNN-2-1 and LMTCNN-1-1 (moving-average
+// batch norm, seeded weights, batch 1, fp32), in one run:
+//   1. every library runs the same image; their age and gender probabilities must agree with
+//      lmtcnn's (max |diff| <= 1e-4) or the program stops with exit code 1;
+//   2. at 1 and at 2 threads, the libraries take turns of 10 calls (warm-up first), so machine
+//      noise hits them alike; the medians, the minimums and lmtcnn / best peer are printed as a
+//      table and as one JSON line per network and thread count.
+// lmtcnn's time includes its input standardisation (a layer of its graph); the peers get the
+// standardised image computed here.
+//   build/bench/compare/lmtcnn_compare [--runs R]
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lmtcnn/nets/lmtcnn.hpp"
+#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/thread_pool.hpp"
+#include "onednn_lmtcnn.hpp"
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// TensorFlow's per_image_standardization, in double, written out here independently of lmtcnn.
+std::vector<float> standardized(const lmtcnn::tensor<float>& img) {
+  const std::size_t n = static_cast<std::size_t>(img.size());
+  double sum = 0, sq = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += img.data()[i];
+  const double mean = sum / static_cast<double>(n);
+  for (std::size_t i = 0; i < n; ++i) sq += (img.data()[i] - mean) * (img.data()[i] - mean);
+  const double sd = std::max(std::sqrt(sq / static_cast<double>(n)), 1.0 / std::sqrt(static_cast<double>(n)));
+  std::vector<float> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>((img.data()[i] - mean) / sd);
+  return out;
+}
+
+double max_diff(const std::vector<float>& a, const float* b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(static_cast<double>(a[i]) - b[i]));
+  return d;
+}
+
+struct contender {
+  std::string name;
+  std::function<void()> run;
+  std::vector<double> ms;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 300;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--runs" && i + 1 < argc) {
+      runs = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: lmtcnn_compare [--runs R]\n");
+      return 2;
+    }
+  }
+  using clock = std::chrono::steady_clock;
+  std::printf("%-11s %-7s %-8s %12s %12s %s\n", "network", "threads", "library", "median ms", "min ms", "");
+  int status = 0;
+  for (lmtcnn::lmtcnn_variant v : {lmtcnn::lmtcnn_variant::v2_1, lmtcnn::lmtcnn_variant::v1_1}) {
+    const lmtcnn::tensor_map<float> w = lmtcnn::lmtcnn_seeded_weights<float>(v, 1);
+    lmtcnn::lmtcnn_options opt;
+    opt.bn_mode = lmtcnn::batch_norm_mode::moving_average;
+    const lmtcnn::lmtcnn_net<float> net(w, opt);
+    const lmtcnn::tensor<float> image = lmtcnn::seeded::pixels<float>({1, 227, 227, 3}, 7, "compare");
+    const std::vector<float> std_image = standardized(image);
+    compare::onednn_lmtcnn dnnl_net(v, w);
+
+    // 1. agreement
+    const lmtcnn::lmtcnn_output<float> ours = net.forward(image.view());
+    dnnl_net.run(std_image.data());
+    const double d_age = max_diff(dnnl_net.age_probs(), ours.age_probs.data());
+    const double d_gender = max_diff(dnnl_net.gender_probs(), ours.gender_probs.data());
+    std::printf("# %s: oneDNN vs lmtcnn max |diff| age probs %.2g, gender probs %.2g\n", net.name().c_str(), d_age,
+                d_gender);
+    if (!(d_age <= 1e-4 && d_gender <= 1e-4)) {
+      std::fprintf(stderr, "lmtcnn_compare: oneDNN's outputs differ from lmtcnn's\n");
+      status = 1;
+    }
+
+    // 2. timing
+    for (unsigned threads : {1u, 2u}) {
+      omp_set_num_threads(static_cast<int>(threads));
+      lmtcnn::thread_pool pool(threads);
+      std::vector<contender> cs;
+      cs.push_back({"lmtcnn", [&] {
+                      const auto out = threads > 1 ? net.forward(image.view(), pool) : net.forward(image.view());
+                      if (!(out.age_probs.data()[0] >= 0)) std::abort();
+                    }, {}});
+      cs.push_back({"oneDNN", [&] { dnnl_net.run(std_image.data()); }, {}});
+      for (int r = 0; r < 20; ++r)
+        for (contender& c : cs) c.run();
+      // turns of 10 calls each (a library's helper threads stay awake between its own calls)
+      for (int r = 0; r < runs; r += 10)
+        for (contender& c : cs)
+          for (int q = r; q < std::min(runs, r + 10); ++q) {
+            const auto t0 = clock::now();
+            c.run();
+            c.ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+          }
+      double best_peer = 1e300;
+      for (std::size_t i = 1; i < cs.size(); ++i) best_peer = std::min(best_peer, median(cs[i].ms));
+      const double ours_ms = median(cs[0].ms);
+      std::string json = "{\"network\":\"" + net.name() + "\",\"threads\":" + std::to_string(threads) +
+                         ",\"batch\":1,\"runs\":" + std::to_string(runs);
+      for (const contender& c : cs) {
+        const double m = median(c.ms), lo = *std::min_element(c.ms.begin(), c.ms.end());
+        std::printf("%-11s %-7u %-8s %12.3f %12.3f\n", net.name().c_str(), threads, c.name.c_str(), m, lo);
+        char b[160];
+        std::snprintf(b, sizeof b, ",\"%s_median_ms\":%.4f,\"%s_min_ms\":%.4f", c.name.c_str(), m, c.name.c_str(), lo);
+        json += b;
+      }
+      char b[96];
+      std::snprintf(b, sizeof b, ",\"ratio_lmtcnn_to_best_peer\":%.3f}", ours_ms / best_peer);
+      std::printf("%-11s %-7u %-8s %12.3f   (lmtcnn / best peer)\n", net.name().c_str(), threads, "ratio",
+                  ours_ms / best_peer);
+      std::printf("%s%s\n", "# ", (json + b).c_str());
+    }
+  }
+  return status;
+}
