@@ -195,6 +195,30 @@ expect([inspect, damaged], 1, "checksum mismatch")
 open(damaged, "wb").write(raw[:1000])
 expect([inspect, damaged], 1, "(truncated)")
 
+# ---- --bench: one JSON line with the timing fields, on an LMTCNN file and the face-api.js net
+expect([inspect, good, "--bench", "--threads", "0"], 2, "--threads needs a whole number from 1 to 256")
+expect([inspect, good, "--bench", "--runs"], 2, "--runs needs a value")
+expect([inspect, good, "--batch", "2"], 2, "go with --bench")
+expect([inspect, damaged, "--bench"], 1, "(truncated)")
+lmt_bench = os.path.join(work, "LMTCNN-1-1_moving_average.lmt")
+for path, batch, threads in ((good, 3, 2), (lmt_bench, 2, 1)):
+    checks += 1
+    r = subprocess.run([inspect, path, "--bench", "--runs", "3", "--warmup", "1", "--batch", str(batch),
+                        "--threads", str(threads), "--layers"], capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    try:
+        d = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else None
+    except ValueError:
+        d = None
+    if d is None:
+        failures.append("--bench on %s: exit %d, output %r" % (path, r.returncode, r.stdout[:200]))
+        continue
+    ok = (d["runs"] == 3 and d["batch"] == batch and d["threads"] == threads and 0 < d["min_ms"] <= d["median_ms"]
+          and d["arena_bytes"] > 0 and abs(d["images_per_s"] - batch * 1e3 / d["median_ms"]) < 0.1 + 1e-3 *
+          d["images_per_s"] and len(d["layers"]) > 10 and abs(sum(l["share"] for l in d["layers"]) - 1) < 0.01)
+    if not ok:
+        failures.append("--bench on %s: fields do not add up: %s" % (path, lines[0][:300]))
+
 print("%d passed, %d failed" % (checks - len(failures), len(failures)))
 for f in failures:
     print("FAILED:", f)
