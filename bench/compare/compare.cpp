@@ -1,4 +1,4 @@
-// lmtcnn next to other CPU inference libraries on the same LMTCNN-2-1 and LMTCNN-1-1 (moving-average
+// lmtcnn next to oneDNN and XNNPACK (when built with it) on the same LMTCNN-2-1 and LMTCNN-1-1 (moving-average
 // batch norm, seeded weights, batch 1, fp32), in one run:
 //   1. every library runs the same image; their age and gender probabilities must agree with
 //      lmtcnn's (max |diff| <= 1e-4) or the program stops with exit code 1;
@@ -25,6 +25,9 @@
 #include "lmtcnn/seeded.hpp"
 #include "lmtcnn/thread_pool.hpp"
 #include "onednn_lmtcnn.hpp"
+#ifdef LMTCNN_COMPARE_XNNPACK
+#include "xnnpack_lmtcnn.hpp"
+#endif
 
 namespace {
 
@@ -97,6 +100,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "lmtcnn_compare: oneDNN's outputs differ from lmtcnn's\n");
         status = 1;
       }
+#ifdef LMTCNN_COMPARE_XNNPACK
+      compare::xnnpack_lmtcnn xnn_net(v, w, threads);
+      xnn_net.run(std_image.data());
+      const double x_age = max_diff(xnn_net.age_probs(), ours.age_probs.data());
+      const double x_gender = max_diff(xnn_net.gender_probs(), ours.gender_probs.data());
+      std::printf("# %s, %u thread(s): XNNPACK vs lmtcnn max |diff| age probs %.2g, gender probs %.2g\n",
+                  net.name().c_str(), threads, x_age, x_gender);
+      if (!(x_age <= 1e-4 && x_gender <= 1e-4)) {
+        std::fprintf(stderr, "lmtcnn_compare: XNNPACK's outputs differ from lmtcnn's\n");
+        status = 1;
+      }
+#endif
 
       // 2. timing
       lmtcnn::thread_pool pool(threads);
@@ -106,6 +121,9 @@ int main(int argc, char** argv) {
                       if (!(out.age_probs.data()[0] >= 0)) std::abort();
                     }, {}});
       cs.push_back({"oneDNN", [&] { dnnl_net.run(std_image.data()); }, {}});
+#ifdef LMTCNN_COMPARE_XNNPACK
+      cs.push_back({"XNNPACK", [&] { xnn_net.run(std_image.data()); }, {}});
+#endif
       for (int r = 0; r < 20; ++r)
         for (contender& c : cs) c.run();
       // turns of 10 calls each (a library's helper threads stay awake between its own calls)
