@@ -2,8 +2,8 @@
 // batch norm, seeded weights, batch 1, fp32), in one run:
 //   1. every library runs the same image; their age and gender probabilities must agree with
 //      lmtcnn's (max |diff| <= 1e-4) or the program stops with exit code 1;
-//   2. at 1 and at 2 threads, the libraries take turns of 10 calls (warm-up first), so machine
-//      noise hits them alike; the medians, the minimums and lmtcnn / best peer are printed as a
+//   2. at 1 and at 2 threads, the libraries take turns of 10 timed calls (warm-up first; each turn
+//      starts after a 20 ms pause and one untimed call), so machine noise hits them alike; the medians, the minimums and lmtcnn / best peer are printed as a
 //      table and as one JSON line per network and thread count.
 // lmtcnn's time includes its input standardisation (a layer of its graph); the peers get the
 // standardised image computed here.
@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lmtcnn/nets/lmtcnn.hpp"
@@ -126,14 +127,18 @@ int main(int argc, char** argv) {
 #endif
       for (int r = 0; r < 20; ++r)
         for (contender& c : cs) c.run();
-      // turns of 10 calls each (a library's helper threads stay awake between its own calls)
+      // turns of 10 calls each (a library's helper threads stay awake between its own calls), with a
+      // 20 ms pause before each turn so the previous library's spinning helper threads have gone to sleep
       for (int r = 0; r < runs; r += 10)
-        for (contender& c : cs)
+        for (contender& c : cs) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          c.run();  // not timed: wakes this library's threads
           for (int q = r; q < std::min(runs, r + 10); ++q) {
             const auto t0 = clock::now();
             c.run();
             c.ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
           }
+        }
       double best_peer = 1e300;
       for (std::size_t i = 1; i < cs.size(); ++i) best_peer = std::min(best_peer, median(cs[i].ms));
       const double ours_ms = median(cs[0].ms);
