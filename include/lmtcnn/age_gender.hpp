@@ -116,9 +116,14 @@ class age_gender_estimator {
 
   /// Loads a converted AgeGenderNet; divisor 256 (as trained) or 255 (the @vladmandic fork) replaces
   /// the file's. Throws lmtcnn::error (format_error for a bad file) naming the file.
-  explicit age_gender_estimator(const std::string& model_path, double divisor = 256.0) {
+  explicit age_gender_estimator(const std::string& model_path, double divisor = 256.0)
+      : age_gender_estimator(std::make_shared<const weights_file>(weights_file::load(model_path)), model_path,
+                             divisor) {}
+
+  /// The same over a file already loaded (model_path names it in messages).
+  age_gender_estimator(std::shared_ptr<const weights_file> file, const std::string& model_path,
+                       double divisor = 256.0) {
     if (divisor != 256.0 && divisor != 255.0) throw error("divisor must be 256 or 255");
-    auto file = std::make_shared<const weights_file>(weights_file::load(model_path));
     require_family(file->meta(), model_path, "faceapi_age_gender", "a face-api.js AgeGenderNet");
     graph g = file->net_graph();
     bool patched = false;

@@ -43,7 +43,11 @@ struct face_result {
 class lmtcnn_estimator {
  public:
   explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false)
-      : model_(std::make_shared<const model<float>>(model<float>::load(model_path))), oversample_(oversample) {
+      : lmtcnn_estimator(std::make_shared<const weights_file>(weights_file::load(model_path)), model_path, oversample) {}
+
+  /// The same over a file already loaded (model_path names it in messages).
+  lmtcnn_estimator(std::shared_ptr<const weights_file> file, const std::string& model_path, bool oversample = false)
+      : model_(std::make_shared<const model<float>>(std::move(file))), oversample_(oversample) {
     const metadata& meta = model_->meta();
     require_family(meta, model_path, "lmtcnn", "an LMTCNN");
     const auto labels = meta.find("labels.age_probs");
@@ -157,12 +161,13 @@ inline bool box_overlaps(const face_box& b, const image& img) {
 class face_analyzer {
  public:
   explicit face_analyzer(const face_analyzer_options& o) : options_(o) {
-    const std::string family = network_family(weights_file::load(o.model).meta());
+    auto file = std::make_shared<const weights_file>(weights_file::load(o.model));  // read once
+    const std::string family = network_family(file->meta());
     if (family == "lmtcnn") {
-      lmtcnn_ = std::make_shared<const lmtcnn_estimator>(o.model, o.oversample);
+      lmtcnn_ = std::make_shared<const lmtcnn_estimator>(std::move(file), o.model, o.oversample);
     } else if (family == "faceapi_age_gender") {
       if (o.oversample) throw error("oversampling is for LMTCNN models, not " + o.model);
-      faceapi_ = std::make_shared<const age_gender_estimator>(o.model, o.divisor);
+      faceapi_ = std::make_shared<const age_gender_estimator>(std::move(file), o.model, o.divisor);
     } else {
       throw format_error(o.model + ": not an age/gender network (network.family is '" + family +
                          "'; expected lmtcnn or faceapi_age_gender)");
