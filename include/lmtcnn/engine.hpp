@@ -81,6 +81,9 @@ class engine_net {
     std::size_t batch_ = 0;
     tensor<float> arena_;
     std::vector<float*> values_;
+    bool image_major_ = false;     // batch: layers before prefix_end_ run one image at a time
+    std::vector<bool> per_image_;  // by value: room for one image only
+    std::vector<float*> image_values_;
     std::vector<tensor<float>> scratch_;  // one per worker thread
   };
 
@@ -113,16 +116,28 @@ class engine_net {
             for (index_t c = 0; c < input.dim(3); ++c) *in0++ = input(b, y, x, c);
     }
     if (ws.profile) ws.layer_seconds.assign(graph_.nodes.size(), 0.0);
-    for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
-      if (prep_[i].folded) continue;  // a batch norm folded into the layer before: same buffer
+    auto layer = [&](std::size_t i, float* const* vals, std::size_t images) {
+      if (prep_[i].folded) return;  // a batch norm folded into the layer before: same buffer
       if (ws.profile) {
         const auto t0 = std::chrono::steady_clock::now();
-        run(i, ws, n, pool);
-        ws.layer_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        run(i, vals, ws, images, pool);
+        ws.layer_seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       } else {
-        run(i, ws, n, pool);
+        run(i, vals, ws, images, pool);
       }
+    };
+    std::size_t first = 0;
+    if (ws.image_major_) {
+      // the layers before the first dense layer one image at a time (their activations stay in
+      // cache), writing into the batch-sized buffers the later layers read
+      for (std::size_t b = 0; b < n; ++b) {
+        for (std::size_t id = 0; id <= prefix_end_; ++id)
+          ws.image_values_[id] = ws.values_[id] + (ws.per_image_[id] ? 0 : b * static_cast<std::size_t>(shapes_[id].elements()));
+        for (std::size_t i = 0; i < prefix_end_; ++i) layer(i, ws.image_values_.data(), 1);
+      }
+      first = prefix_end_;
     }
+    for (std::size_t i = first; i < graph_.nodes.size(); ++i) layer(i, ws.values_.data(), n);
     std::map<std::string, tensor<float>> out;
     for (const auto& [name, id] : graph_.outputs) {
       tensor<float> t(batched(id, n));
@@ -184,6 +199,13 @@ class engine_net {
     }
     scratch_floats_ = 64;
     for (std::size_t i = 0; i < count; ++i) prepare_node(i, uses);
+    // Layers before the first dense layer (whose weights a batch shares best) or the first batch norm
+    // on batch statistics (which needs the whole batch) may run image by image (all of them when the
+    // graph has neither).
+    prefix_end_ = 0;
+    while (prefix_end_ < count && graph_.nodes[prefix_end_].op != op_kind::fully_connected &&
+           !(graph_.nodes[prefix_end_].op == op_kind::batch_norm && graph_.nodes[prefix_end_].ints[0] != 0))
+      ++prefix_end_;
   }
 
   static kernels::conv_geom geometry(const shape& in, const shape& out, index_t kh, index_t kw, index_t sh,
@@ -391,12 +413,25 @@ class engine_net {
           root[i + 1] = r;
           end[r] = std::max(end[r], end[i + 1]);
         }
+      // Image-major batches: a value made and used up before layer prefix_end_ needs room for one
+      // image only; a value made there but read later holds the whole batch and is live from the start
+      // (every image's pass writes its part); the input is live until the last image's pass is done.
+      const bool image_major = n > 1 && prefix_end_ > 0;
+      std::vector<bool> per_image(values, false);
+      if (image_major) {
+        end[0] = std::max(end[0], prefix_end_);  // every image's pass reads its part of the input
+        for (std::size_t id = 1; id < values; ++id)
+          if (root[id] == id && id <= prefix_end_) {
+            per_image[id] = end[id] <= prefix_end_;
+            if (!per_image[id]) start[id] = 0;
+          }
+      }
       constexpr std::size_t align = tensor_alignment / sizeof(float);
       constexpr std::size_t slack = tensor_slack_bytes / sizeof(float);
       std::vector<std::size_t> order;
       for (std::size_t id = 0; id < values; ++id)
         if (root[id] == id) {
-          const std::size_t e = static_cast<std::size_t>(batched(id, n).elements());
+          const std::size_t e = static_cast<std::size_t>(batched(id, per_image[id] ? 1 : n).elements());
           floats[id] = (e + align - 1) / align * align + slack;
           order.push_back(id);
         }
@@ -419,7 +454,13 @@ class engine_net {
       }
       ws.arena_ = tensor<float>({static_cast<index_t>(total)});
       ws.values_.assign(values, nullptr);
-      for (std::size_t id = 0; id < values; ++id) ws.values_[id] = ws.arena_.data() + offset[root[id]];
+      ws.per_image_.assign(values, false);
+      for (std::size_t id = 0; id < values; ++id) {
+        ws.values_[id] = ws.arena_.data() + offset[root[id]];
+        ws.per_image_[id] = per_image[root[id]];
+      }
+      ws.image_values_.assign(values, nullptr);
+      ws.image_major_ = image_major;
       ws.engine_id_ = id_;
       ws.batch_ = n;
     }
@@ -468,13 +509,13 @@ class engine_net {
     });
   }
 
-  void run(std::size_t i, workspace& ws, std::size_t n, thread_pool* pool) const {
+  void run(std::size_t i, float* const* vals, workspace& ws, std::size_t n, thread_pool* pool) const {
     const graph_node& node = graph_.nodes[i];
     const prepared& p = prep_[i];
     const std::uint32_t in_id = node.inputs[0];
     const shape& is = shapes_[in_id];  // per image
-    const float* in = ws.values_[in_id];
-    float* out = ws.values_[i + 1];
+    const float* in = vals[in_id];
+    float* out = vals[i + 1];
     const std::size_t in_img = static_cast<std::size_t>(is.elements());
     const std::size_t out_img = static_cast<std::size_t>(shapes_[i + 1].elements());
     const std::size_t c = static_cast<std::size_t>(is[is.rank() - 1]);
@@ -545,7 +586,7 @@ class engine_net {
         });
         break;
       }
-      case op_kind::add: kernels::add_n<A>(in, ws.values_[node.inputs[1]], out, total); break;
+      case op_kind::add: kernels::add_n<A>(in, vals[node.inputs[1]], out, total); break;
       case op_kind::relu: kernels::relu_n<A>(in, out, total); break;
       case op_kind::softmax: kernels::softmax_rows<A>(in, n, in_img, out); break;
     }
@@ -576,6 +617,7 @@ class engine_net {
   std::vector<prepared> prep_;
   std::vector<std::size_t> last_use_;
   std::size_t scratch_floats_ = 0;
+  std::size_t prefix_end_ = 0;  // batches run layers [0, prefix_end_) image by image
   struct workspace_cache {
     std::mutex mutex;
     std::vector<std::unique_ptr<workspace>> free;
