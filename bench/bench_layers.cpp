@@ -141,12 +141,17 @@ void lrn(benchmark::State& s) {
   counters(s, 0, 4.0 * static_cast<double>(in.size() + out.size()));
 }
 
-/// Fully connected at batch 1; weights rotate through copies of at least 256 MB in all.
+/// Fully connected at batch 1 on weights packed as the engine packs them (column blocks); the
+/// weights rotate through copies of at least 256 MB in all.
 void dense(benchmark::State& s) {
   const std::size_t kk = static_cast<std::size_t>(s.range(0)), m = static_cast<std::size_t>(s.range(1));
   const std::size_t copies = std::max<std::size_t>(2, (256u << 20) / (kk * m * 4) + 1);
   std::vector<tensor<float>> weights;
-  for (std::size_t i = 0; i < copies; ++i) weights.push_back(rnd(static_cast<index_t>(kk * m), "weights"));
+  const tensor<float> plain = rnd(static_cast<index_t>(kk * m), "weights");
+  for (std::size_t i = 0; i < copies; ++i) {
+    weights.emplace_back(lmtcnn::shape{static_cast<index_t>(k::packed_dense_size<A>(kk, m))});
+    k::pack_dense<A>(plain.data(), kk, m, weights.back().data());
+  }
   const tensor<float> x = rnd(static_cast<index_t>(kk), "x"), bias = rnd(static_cast<index_t>(m) + 64, "bias");
   tensor<float> out({static_cast<index_t>(m)});
   k::epilogue_k ep;
@@ -154,7 +159,8 @@ void dense(benchmark::State& s) {
   ep.activation = k::act::relu;
   std::size_t i = 0;
   for (auto _ : s) {
-    k::dense_row<A>(x.data(), kk, weights[i++ % copies].data(), m, out.data(), ep);
+    k::dense_packed<A>(x.data(), 1, kk, kk, weights[i++ % copies].data(), m, out.data(), m, ep, 0,
+                       k::dense_blocks<A>(m));
     benchmark::DoNotOptimize(out.data());
   }
   counters(s, static_cast<double>(kk * m), 4.0 * static_cast<double>(kk * m + kk + m));
