@@ -2,9 +2,9 @@
 //
 // Preparing a network packs every filter for A once (GEMM panels, depthwise taps, dense column
 // blocks: the engine's copy of a network's weights is therefore separate from the file's), pads the
-// per-channel vectors, and folds a batch norm with stored statistics into the epilogue of the layer
-// before it when that layer's output feeds nothing else (LMTCNN's BN comes after the ReLU, which is
-// exactly the epilogue's order).
+// per-channel vectors, and folds a batch norm with stored statistics, or a ReLU, into the epilogue of
+// the convolution before it when that convolution's output feeds nothing else (LMTCNN's BN comes
+// after the ReLU, which is exactly the epilogue's order).
 //
 // Memory: all activations of a call live in one arena, planned once per batch size (a buffer is
 // reused as soon as the value in it is dead; a folded batch norm shares its producer's buffer), in a
@@ -71,7 +71,7 @@ class engine_net {
     /// Bytes of the activation arena as planned for the last call (0 before the first).
     std::size_t arena_bytes() const { return static_cast<std::size_t>(arena_.size()) * sizeof(float); }
     /// When set, forward() records the seconds each layer took (graph node order; 0 for a batch
-    /// norm folded into the layer before) in layer_seconds.
+    /// norm or ReLU folded into the layer before) in layer_seconds.
     bool profile = false;
     std::vector<double> layer_seconds;
 
@@ -117,7 +117,7 @@ class engine_net {
     }
     if (ws.profile) ws.layer_seconds.assign(graph_.nodes.size(), 0.0);
     auto layer = [&](std::size_t i, float* const* vals, std::size_t images) {
-      if (prep_[i].folded) return;  // a batch norm folded into the layer before: same buffer
+      if (prep_[i].folded) return;  // a batch norm or ReLU folded into the layer before: same buffer
       if (ws.profile) {
         const auto t0 = std::chrono::steady_clock::now();
         run(i, vals, ws, images, pool);
@@ -310,6 +310,21 @@ class engine_net {
         p.geom = geometry(in, out, node.ints[0], node.ints[1], node.ints[2], node.ints[3], node.ints[4]);
         break;
       case op_kind::standardize: break;
+      case op_kind::relu: {
+        // Fold into the producing convolution when it feeds only this ReLU and has no activation or
+        // affine of its own yet: the convolution's epilogue applies it, saving a pass over memory.
+        const std::uint32_t src = node.inputs[0];
+        if (src > 0 && uses[src] == 1) {
+          prepared& q = prep_[src - 1];
+          const op_kind op = graph_.nodes[src - 1].op;
+          if ((op == op_kind::conv2d || op == op_kind::pointwise_conv2d || op == op_kind::depthwise_conv2d) &&
+              !q.folded && q.ep.activation == kernels::act::none && q.ep.scale == nullptr && q.ep.shift == nullptr) {
+            q.ep.activation = kernels::act::relu;
+            p.folded = true;
+          }
+        }
+        break;
+      }
       default: break;
     }
   }
