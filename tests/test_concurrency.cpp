@@ -131,3 +131,33 @@ TEST_CASE("LMTCNN-1-1 on a shared 3-thread pool: 8 callers, layers split across 
   });
   CHECK(mismatches == 0);
 }
+
+TEST_CASE("thread_pool: every task exactly once, any task count, several callers") {
+  for (unsigned threads : {1u, 2u, 3u}) {
+    thread_pool pool(threads);
+    CHECK(pool.size() == threads);
+    for (std::size_t tasks : {std::size_t(0), std::size_t(1), std::size_t(2), std::size_t(7), std::size_t(1000)}) {
+      std::vector<std::atomic<int>> hits(tasks);
+      std::atomic<int> bad_worker{0};
+      pool.parallel_for(tasks, [&](std::size_t t, unsigned worker) {
+        hits[t].fetch_add(1);
+        if (worker >= threads) bad_worker.fetch_add(1);
+      });
+      int wrong = 0;
+      for (const auto& h : hits) wrong += h.load() != 1;
+      CHECK_MESSAGE(wrong == 0, threads << " threads, " << tasks << " tasks: " << wrong << " not run exactly once");
+      CHECK(bad_worker.load() == 0);
+    }
+    // 8 callers share the pool: their jobs run one after the other, each complete
+    std::atomic<long> total{0};
+    const int mismatches = run_threads(20, [&](int t, int) {
+      std::atomic<long> sum{0};
+      const std::size_t n = 50 + static_cast<std::size_t>(t);
+      pool.parallel_for(n, [&](std::size_t i, unsigned) { sum.fetch_add(static_cast<long>(i)); });
+      total.fetch_add(1);
+      return sum.load() == static_cast<long>(n * (n - 1) / 2);
+    });
+    CHECK(mismatches == 0);
+    CHECK(total.load() == n_threads * 20);
+  }
+}
