@@ -92,26 +92,21 @@ int main(int argc, char** argv) {
       compare::onednn_lmtcnn dnnl_net(v, w);
 
       // 1. agreement
+      auto agree = [&](const char* peer, const std::vector<float>& age, const std::vector<float>& gender) {
+        const double d_age = max_diff(age, ours.age_probs.data()), d_gender = max_diff(gender, ours.gender_probs.data());
+        std::printf("# %s, %u thread(s): %s vs lmtcnn max |diff| age probs %.2g, gender probs %.2g\n",
+                    net.name().c_str(), threads, peer, d_age, d_gender);
+        if (!(d_age <= 1e-4 && d_gender <= 1e-4)) {
+          std::fprintf(stderr, "lmtcnn_compare: %s's outputs differ from lmtcnn's\n", peer);
+          status = 1;
+        }
+      };
       dnnl_net.run(std_image.data());
-      const double d_age = max_diff(dnnl_net.age_probs(), ours.age_probs.data());
-      const double d_gender = max_diff(dnnl_net.gender_probs(), ours.gender_probs.data());
-      std::printf("# %s, %u thread(s): oneDNN vs lmtcnn max |diff| age probs %.2g, gender probs %.2g\n",
-                  net.name().c_str(), threads, d_age, d_gender);
-      if (!(d_age <= 1e-4 && d_gender <= 1e-4)) {
-        std::fprintf(stderr, "lmtcnn_compare: oneDNN's outputs differ from lmtcnn's\n");
-        status = 1;
-      }
+      agree("oneDNN", dnnl_net.age_probs(), dnnl_net.gender_probs());
 #ifdef LMTCNN_COMPARE_XNNPACK
       compare::xnnpack_lmtcnn xnn_net(v, w, threads);
       xnn_net.run(std_image.data());
-      const double x_age = max_diff(xnn_net.age_probs(), ours.age_probs.data());
-      const double x_gender = max_diff(xnn_net.gender_probs(), ours.gender_probs.data());
-      std::printf("# %s, %u thread(s): XNNPACK vs lmtcnn max |diff| age probs %.2g, gender probs %.2g\n",
-                  net.name().c_str(), threads, x_age, x_gender);
-      if (!(x_age <= 1e-4 && x_gender <= 1e-4)) {
-        std::fprintf(stderr, "lmtcnn_compare: XNNPACK's outputs differ from lmtcnn's\n");
-        status = 1;
-      }
+      agree("XNNPACK", xnn_net.age_probs(), xnn_net.gender_probs());
 #endif
 
       // 2. timing
