@@ -8,7 +8,8 @@
 //
 // Memory: all activations of a call live in one arena, planned once per batch size (a buffer is
 // reused as soon as the value in it is dead; a folded batch norm shares its producer's buffer), in a
-// workspace that later calls reuse, so a forward call in steady state allocates only its outputs.
+// workspace that later calls reuse, so a forward call in steady state allocates only the tensors it
+// returns.
 // Threads: forward() is const; several threads may run one engine_net at once (each call takes its
 // own workspace). With a thread_pool, each layer is split across the pool's threads (output rows of
 // convolutions and pooling, pixel tiles of pointwise convolutions and LRN, column ranges of fully
@@ -85,6 +86,8 @@ class engine_net {
     std::vector<bool> per_image_;  // by value: room for one image only
     std::vector<float*> image_values_;
     std::vector<tensor<float>> scratch_;  // one per worker thread
+    std::vector<double> sums_;            // channel statistics (standardize, batch statistics)
+    tensor<float> vectors_;               // their per-channel vectors
   };
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs. Single-threaded.
@@ -262,7 +265,10 @@ class engine_net {
         break;
       }
       case op_kind::batch_norm: {
-        if (node.ints[0] != 0) break;  // batch statistics: computed at run time
+        if (node.ints[0] != 0) {  // batch statistics: computed at run time
+          stats_channels_ = std::max(stats_channels_, static_cast<std::size_t>(in[3]));
+          break;
+        }
         const std::size_t c = static_cast<std::size_t>(in[3]);
         std::vector<float> scale(c), shift(c);
         const float *mean = w(node.tensors[0]), *var = w(node.tensors[1]), *gamma = w(node.tensors[2]),
@@ -309,7 +315,9 @@ class engine_net {
       case op_kind::pool_avg:
         p.geom = geometry(in, out, node.ints[0], node.ints[1], node.ints[2], node.ints[3], node.ints[4]);
         break;
-      case op_kind::standardize: break;
+      case op_kind::standardize:
+        stats_channels_ = std::max(stats_channels_, wide_channels(static_cast<std::size_t>(in[3])));
+        break;
       case op_kind::relu: {
         // Fold into the producing convolution when it feeds only this ReLU and has no activation or
         // affine of its own yet: the convolution's epilogue applies it, saving a pass over memory.
@@ -329,19 +337,25 @@ class engine_net {
     }
   }
 
-  /// Per-channel statistics of n images and the scale/shift that normalise with them.
-  void run_batch_norm_stats(const graph_node& node, const float* x, std::size_t total, std::size_t c, float* y) const {
-    const std::size_t pixels = total / c;
-    std::vector<double> sum(c, 0.0), sq(c, 0.0);
-    kernels::channel_moments<A>(x, pixels, c, nullptr, sum.data(), sq.data());
-    std::vector<float> mean(c);
+  /// Per-channel statistics of n images and the scale/shift that normalise with them (in the
+  /// workspace's statistics buffers: no allocation).
+  void run_batch_norm_stats(const graph_node& node, const float* x, std::size_t total, std::size_t c, float* y,
+                            workspace& ws) const {
+    const std::size_t pixels = total / c, len = padded_length(c);
+    double* sum = ws.sums_.data();
+    double* sq = sum + c;
+    float* mean = ws.vectors_.data();  // three padded vectors: mean, scale, shift
+    float* scale = mean + len;
+    float* shift = scale + len;
+    std::fill(sum, sum + 2 * c, 0.0);
+    kernels::channel_moments<A>(x, pixels, c, nullptr, sum, sq);
+    std::fill(mean, mean + len, 0.f);
     for (std::size_t ch = 0; ch < c; ++ch) mean[ch] = static_cast<float>(sum[ch] / static_cast<double>(pixels));
-    const tensor<float> mean_p = padded(mean.data(), c, 0.f);
-    std::fill(sum.begin(), sum.end(), 0.0);
-    std::fill(sq.begin(), sq.end(), 0.0);
-    kernels::channel_moments<A>(x, pixels, c, mean_p.data(), sum.data(), sq.data());
+    std::fill(sum, sum + 2 * c, 0.0);
+    kernels::channel_moments<A>(x, pixels, c, mean, sum, sq);
     const float *gamma = w(node.tensors[2]), *beta = w(node.tensors[3]);
-    std::vector<float> scale(c), shift(c);
+    std::fill(scale, scale + len, 1.f);
+    std::fill(shift, shift + len, 0.f);
     for (std::size_t ch = 0; ch < c; ++ch) {
       // sum holds the deviations from the float mean: correct the mean with their average
       const double m = mean[ch] + sum[ch] / static_cast<double>(pixels);
@@ -351,9 +365,11 @@ class engine_net {
       scale[ch] = static_cast<float>(s);
       shift[ch] = static_cast<float>((beta ? beta[ch] : 0.0) - m * s);
     }
-    const tensor<float> sp = padded(scale.data(), c, 1.f), hp = padded(shift.data(), c, 0.f);
-    kernels::affine_pixels<A>(x, pixels, c, sp.data(), hp.data(), y);
+    kernels::affine_pixels<A>(x, pixels, c, scale, shift, y);
   }
+
+  /// Length of a per-channel vector padded as padded() pads it.
+  static std::size_t padded_length(std::size_t n) { return (n + 2 * vec - 1) / (2 * vec) * (2 * vec); }
 
   /// Channels to run a per-channel kernel with when c is below the vector width: lcm(c, width)
   /// floats as one wide pixel (per-channel arrays repeat with period c), so whole vectors are used.
@@ -364,17 +380,20 @@ class engine_net {
     return l <= 4 * vec ? l : c;
   }
 
-  /// Each image: (x - mean) / max(stddev, 1/sqrt(count)) over all its values.
-  void run_standardize(const float* x, std::size_t n, const shape& img, float* y) const {
-    const std::size_t c = static_cast<std::size_t>(img[3]), wide = wide_channels(c);
+  /// Each image: (x - mean) / max(stddev, 1/sqrt(count)) over all its values (workspace buffers).
+  void run_standardize(const float* x, std::size_t n, const shape& img, float* y, workspace& ws) const {
+    const std::size_t c = static_cast<std::size_t>(img[3]), wide = wide_channels(c), len = padded_length(wide);
     const std::size_t count = static_cast<std::size_t>(img[1] * img[2]) * c, bulk = count / wide * wide;
-    std::vector<double> sum(wide), sq(wide);
-    // moments of the whole image around `center` (wide pixels, then the pixels left over)
-    auto moments = [&](const float* src, const float* center, double& s1, double& s2) {
-      std::fill(sum.begin(), sum.end(), 0.0);
-      std::fill(sq.begin(), sq.end(), 0.0);
-      kernels::channel_moments<A>(src, bulk / wide, wide, center, sum.data(), sq.data());
-      kernels::channel_moments<A>(src + bulk, (count - bulk) / c, c, center, sum.data(), sq.data());
+    double* sum = ws.sums_.data();
+    double* sq = sum + wide;
+    float* center = ws.vectors_.data();  // three padded vectors: centre, scale, shift
+    float* scale = center + len;
+    float* shift = scale + len;
+    // moments of the whole image around `mu` (wide pixels, then the pixels left over)
+    auto moments = [&](const float* src, const float* mu, double& s1, double& s2) {
+      std::fill(sum, sum + 2 * wide, 0.0);
+      kernels::channel_moments<A>(src, bulk / wide, wide, mu, sum, sq);
+      kernels::channel_moments<A>(src + bulk, (count - bulk) / c, c, mu, sum, sq);
       s1 = s2 = 0;
       for (std::size_t ch = 0; ch < wide; ++ch) {
         s1 += sum[ch];
@@ -386,20 +405,18 @@ class engine_net {
       double total = 0, unused = 0;
       moments(src, nullptr, total, unused);
       const float mean = static_cast<float>(total / static_cast<double>(count));
-      const std::vector<float> center(wide, mean);
-      const tensor<float> cp = padded(center.data(), wide, 0.f);
+      std::fill(center, center + len, mean);
       double dev = 0, dev2 = 0;
-      moments(src, cp.data(), dev, dev2);
+      moments(src, center, dev, dev2);
       const double mu = mean + dev / static_cast<double>(count);
       const double var = std::max(dev2 / static_cast<double>(count) - (dev / static_cast<double>(count)) *
                                                                           (dev / static_cast<double>(count)),
                                   0.0);
       const double adjusted = std::max(std::sqrt(var), 1.0 / std::sqrt(static_cast<double>(count)));
-      const std::vector<float> scale(wide, static_cast<float>(1.0 / adjusted)),
-          shift(wide, static_cast<float>(-mu / adjusted));
-      const tensor<float> sp = padded(scale.data(), wide, 1.f), hp = padded(shift.data(), wide, 0.f);
-      kernels::affine_pixels<A>(src, bulk / wide, wide, sp.data(), hp.data(), y + b * count);
-      kernels::affine_pixels<A>(src + bulk, (count - bulk) / c, c, sp.data(), hp.data(), y + b * count + bulk);
+      std::fill(scale, scale + len, static_cast<float>(1.0 / adjusted));
+      std::fill(shift, shift + len, static_cast<float>(-mu / adjusted));
+      kernels::affine_pixels<A>(src, bulk / wide, wide, scale, shift, y + b * count);
+      kernels::affine_pixels<A>(src + bulk, (count - bulk) / c, c, scale, shift, y + b * count + bulk);
     }
   }
 
@@ -476,6 +493,8 @@ class engine_net {
       }
       ws.image_values_.assign(values, nullptr);
       ws.image_major_ = image_major;
+      ws.sums_.assign(2 * stats_channels_, 0.0);
+      ws.vectors_ = tensor<float>({static_cast<index_t>(3 * padded_length(stats_channels_))});
       ws.engine_id_ = id_;
       ws.batch_ = n;
     }
@@ -537,7 +556,7 @@ class engine_net {
     const std::size_t total = n * in_img;  // input values of the whole batch
     auto scr = [&](unsigned worker) { return ws.scratch_[worker].data(); };
     switch (node.op) {
-      case op_kind::standardize: run_standardize(in, n, is, out); break;
+      case op_kind::standardize: run_standardize(in, n, is, out, ws); break;
       case op_kind::channel_normalize: {
         // whole "wide pixels" of lcm(c, vector width) floats, then the pixels left over
         const std::size_t wide = wide_channels(c), bulk = total / wide * wide;
@@ -574,7 +593,7 @@ class engine_net {
         if (node.ints[0] == 0)
           kernels::affine_pixels<A>(in, total / c, c, p.scale.data(), p.shift.data(), out);
         else
-          run_batch_norm_stats(node, in, total, c, out);
+          run_batch_norm_stats(node, in, total, c, out, ws);
         break;
       case op_kind::lrn:
         split_rows(pool, 1, total / c, 1, [&](std::size_t, std::size_t r0, std::size_t r1, unsigned wk) {
@@ -633,6 +652,7 @@ class engine_net {
   std::vector<std::size_t> last_use_;
   std::size_t scratch_floats_ = 0;
   std::size_t prefix_end_ = 0;  // batches run layers [0, prefix_end_) image by image
+  std::size_t stats_channels_ = 1;  // the widest statistics a standardize or batch-statistics norm keeps
   struct workspace_cache {
     std::mutex mutex;
     std::vector<std::unique_ptr<workspace>> free;
