@@ -100,7 +100,9 @@ class onednn_lmtcnn {
   dnnl::memory conv(const dnnl::memory& x, const lmtcnn::tensor_map<float>& w, const std::string& wname,
                     const std::string& bname, long cin, long cout, long k, long stride, long pad_l, long pad_r,
                     long groups, const std::string& bn) {
-    const md src = x.get_desc();
+    // The source layout is oneDNN's choice too: with AVX-512 its convolutions take NHWC as it is, but
+    // oneDNN 2.6 has no AVX2 JIT convolution on NHWC and would fall back to its reference kernels.
+    const md src(x.get_desc().dims(), dt::f32, tag::any);
     const long h = src.dims()[2], wd = src.dims()[3];
     const long oh = (h + pad_l + pad_r - k) / stride + 1, ow = (wd + pad_l + pad_r - k) / stride + 1;
     const lmtcnn::tensor<float>& f = w.at(wname);  // [k,k,cin,cout] or depthwise [k,k,c,1]
@@ -142,7 +144,7 @@ class onednn_lmtcnn {
          {stride, stride}, {pad_l, pad_l}, {pad_r, pad_r}},
         attr, eng_);
     dnnl::memory in = x;
-    if (pd.src_desc() != src) {  // a layout change the conv wants: part of every run
+    if (pd.src_desc() != x.get_desc()) {  // a layout change the conv wants: part of every run
       in = dnnl::memory(pd.src_desc(), eng_);
       steps_.push_back({dnnl::reorder(x, in), {{DNNL_ARG_FROM, x}, {DNNL_ARG_TO, in}}});
     }
