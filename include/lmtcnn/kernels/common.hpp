@@ -14,6 +14,14 @@
 
 #include <xsimd/xsimd.hpp>
 
+// The per-vector helpers below sit in the innermost loops: a call there would spill every vector
+// register the caller keeps (weights, accumulators), so they are always inlined.
+#if defined(__GNUC__) || defined(__clang__)
+#define LMTCNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define LMTCNN_ALWAYS_INLINE inline
+#endif
+
 namespace lmtcnn {
 namespace kernels {
 
@@ -44,7 +52,7 @@ struct epilogue_k {
 };
 
 template <class A>
-inline vf<A> apply(const epilogue_k& e, vf<A> y, std::size_t c) {
+LMTCNN_ALWAYS_INLINE vf<A> apply(const epilogue_k& e, vf<A> y, std::size_t c) {
   if (e.bias) y += vf<A>::load_unaligned(e.bias + c);
   if (e.activation == act::relu) {
     y = xsimd::max(y, vf<A>(0.f));
@@ -66,7 +74,7 @@ inline void store_partial(float* dst, vf<A> v, std::size_t n) {
 
 /// Stores min(n, width) lanes of v.
 template <class A>
-inline void store_upto(float* dst, vf<A> v, std::size_t n) {
+LMTCNN_ALWAYS_INLINE void store_upto(float* dst, vf<A> v, std::size_t n) {
   if (n >= width<A>)
     v.store_unaligned(dst);
   else

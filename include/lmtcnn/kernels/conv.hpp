@@ -150,13 +150,104 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
   return acc;
 }
 
+/// T neighbouring output pixels (whole windows inside the image) of one channel block, starting at
+/// input column ix0: T independent accumulators, so the FMA chains overlap; one window row at a time
+/// with its three weights in registers. For S = 1 or 2 each input vector is loaded once and feeds
+/// every window that covers it; S = 0 means any other stride.
+template <class A, std::size_t T, std::size_t R0, std::size_t NR, std::size_t S>
+LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A>* wt, std::size_t c,
+                                            std::size_t stride, std::size_t ix0, float* dst,
+                                            const epilogue_k& ep, std::size_t ch, std::size_t lanes) {
+  vf<A> a[T];
+#pragma GCC unroll 8
+  for (std::size_t j = 0; j < T; ++j) a[j] = vf<A>(0.f);
+#pragma GCC unroll 3
+  for (std::size_t r = R0; r < R0 + NR; ++r) {
+    const float* p = rows[r] + ix0 * c;
+    const vf<A> w3[3] = {wt[3 * r], wt[3 * r + 1], wt[3 * r + 2]};
+    if constexpr (S == 0) {
+#pragma GCC unroll 3
+      for (std::size_t kx = 0; kx < 3; ++kx)
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < T; ++j) a[j] = xsimd::fma(vf<A>::load_unaligned(p + (j * stride + kx) * c), w3[kx], a[j]);
+    } else {
+      // input column i feeds window j through tap i - S*j
+#pragma GCC unroll 32
+      for (std::size_t i = 0; i < S * (T - 1) + 3; ++i) {
+        const vf<A> v = vf<A>::load_unaligned(p + i * c);
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < T; ++j)
+          if (i >= S * j && i - S * j < 3) a[j] = xsimd::fma(v, w3[i - S * j], a[j]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (std::size_t j = 0; j < T; ++j) store_upto<A>(dst + j * c, apply<A>(ep, a[j], ch), lanes);
+}
+
+/// One output row of a 3x3 depthwise convolution for one channel block. Window rows [R0, R0 + NR)
+/// lie inside the image: rows[r] is that input row at the block's first channel (the others are
+/// never read); wt holds the block's nine weight vectors. S is the horizontal stride when it is 1 or
+/// 2, 0 for any other (g.stride_w). Columns [ox_lo, ox_hi) have their whole window inside the image:
+/// tiles of 8 and 4 pixels; the other columns skip their taps outside the image.
+template <class A, std::size_t R0, std::size_t NR, std::size_t S>
+inline void depthwise3x3_row(const float* const* rows, const vf<A>* wt, const conv_geom& g, std::size_t ox_lo,
+                             std::size_t ox_hi, float* dst_row, const epilogue_k& ep, std::size_t ch) {
+  const std::size_t c = g.in_c, lanes = c - ch, stride = S == 0 ? g.stride_w : S;
+  const std::ptrdiff_t pad_l = static_cast<std::ptrdiff_t>(g.pad_left), in_w = static_cast<std::ptrdiff_t>(g.in_w);
+  auto edge = [&](std::size_t x) {
+    const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * stride) - pad_l;
+    vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
+    for (std::ptrdiff_t kx = 0; kx < 3; ++kx) {
+      const std::ptrdiff_t ix = x0 + kx;
+      if (ix < 0 || ix >= in_w) continue;
+      const std::size_t off = static_cast<std::size_t>(ix) * c;
+#pragma GCC unroll 3
+      for (std::size_t r = R0; r < R0 + NR; ++r)
+        s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + off), wt[3 * r + static_cast<std::size_t>(kx)], s[r]);
+    }
+    vf<A> y = s[R0];
+#pragma GCC unroll 3
+    for (std::size_t r = R0 + 1; r < R0 + NR; ++r) y += s[r];
+    store_upto<A>(dst_row + x * c, apply<A>(ep, y, ch), lanes);
+  };
+  std::size_t ox = 0;
+  for (; ox < ox_lo; ++ox) edge(ox);
+  for (; ox + 8 <= ox_hi; ox += 8)
+    depthwise3x3_tile<A, 8, R0, NR, S>(rows, wt, c, stride, ox * stride - g.pad_left, dst_row + ox * c, ep, ch, lanes);
+  for (; ox + 4 <= ox_hi; ox += 4)
+    depthwise3x3_tile<A, 4, R0, NR, S>(rows, wt, c, stride, ox * stride - g.pad_left, dst_row + ox * c, ep, ch, lanes);
+  for (; ox < g.out_w; ++ox) edge(ox);
+}
+
+template <class A, std::size_t R0, std::size_t NR>
+inline void depthwise3x3_row_any_stride(const float* const* rows, const vf<A>* wt, const conv_geom& g, std::size_t ox_lo,
+                                        std::size_t ox_hi, float* dst_row, const epilogue_k& ep, std::size_t ch) {
+  if (g.stride_w == 1)
+    depthwise3x3_row<A, R0, NR, 1>(rows, wt, g, ox_lo, ox_hi, dst_row, ep, ch);
+  else if (g.stride_w == 2)
+    depthwise3x3_row<A, R0, NR, 2>(rows, wt, g, ox_lo, ox_hi, dst_row, ep, ch);
+  else
+    depthwise3x3_row<A, R0, NR, 0>(rows, wt, g, ox_lo, ox_hi, dst_row, ep, ch);
+}
+
+/// Output indices [lo, hi) along one axis whose whole window lies inside the input.
+inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t pad, std::size_t k, std::size_t in_n,
+                            std::size_t& lo, std::size_t& hi) {
+  lo = 0;
+  while (lo < out_n && lo * stride < pad) ++lo;
+  hi = lo;
+  while (hi < out_n && hi * stride - pad + k <= in_n) ++hi;
+}
+
 }  // namespace detail
 
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
 /// oy_end) only (by default all).
-/// For 3x3 windows, the nine weight vectors of a channel block stay in registers and four output
-/// pixels of a row are computed together (four independent FMA chains); the other pixels use the
-/// registers too, with one chain per window row and the taps outside the image skipped.
+/// Output rows are the outer loop, so the input rows one output row needs stay in cache while every
+/// channel block passes over them. For 3x3 windows the nine weight vectors of a channel block stay in
+/// registers, four output pixels of the row are computed together, and window rows outside the image
+/// are left out at compile time; the columns at the left and right edges skip their outside taps.
 template <class A>
 void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep,
                      std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
@@ -164,85 +255,46 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c, cpad = round_up<A>(c);
   const std::ptrdiff_t pad_t = static_cast<std::ptrdiff_t>(g.pad_top), pad_l = static_cast<std::ptrdiff_t>(g.pad_left);
-  // Output columns [ox_lo, ox_hi) and rows [oy_lo, oy_hi) whose whole window lies inside the image.
-  auto interior = [](std::size_t out_n, std::size_t stride, std::ptrdiff_t pad, std::size_t k, std::size_t in_n,
-                     std::size_t& lo, std::size_t& hi) {
-    lo = 0;
-    while (lo < out_n && static_cast<std::ptrdiff_t>(lo * stride) - pad < 0) ++lo;
-    hi = lo;
-    while (hi < out_n && static_cast<std::ptrdiff_t>(hi * stride) - pad + static_cast<std::ptrdiff_t>(k) <=
-                             static_cast<std::ptrdiff_t>(in_n))
-      ++hi;
-  };
-  std::size_t ox_lo, ox_hi, oy_lo, oy_hi;
-  interior(g.out_w, g.stride_w, pad_l, g.kw, g.in_w, ox_lo, ox_hi);
-  interior(g.out_h, g.stride_h, pad_t, g.kh, g.in_h, oy_lo, oy_hi);
-  const bool fast = g.kh == 3 && g.kw == 3;
-  for (std::size_t ch = 0; ch < cpad; ch += w) {
-    const std::size_t lanes = c - ch;
-    vf<A> wt[9];
-    if (fast)
+  const std::ptrdiff_t in_h = static_cast<std::ptrdiff_t>(g.in_h);
+  std::size_t ox_lo, ox_hi;
+  detail::window_interior(g.out_w, g.stride_w, g.pad_left, g.kw, g.in_w, ox_lo, ox_hi);
+  for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
+    const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
+    float* dst_row = out + oy * g.out_w * c;
+    if (g.kh != 3 || g.kw != 3) {
+      for (std::size_t ch = 0; ch < cpad; ch += w)
+        for (std::size_t ox = 0; ox < g.out_w; ++ox)
+          store_upto<A>(dst_row + ox * c + ch,
+                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0,
+                                                                static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
+                        c - ch);
+      continue;
+    }
+    // the window rows [r_lo, r_hi) of this output row that lie inside the image
+    std::size_t r_lo = 0, r_hi = 3;
+    while (r_lo < 3 && y0 + static_cast<std::ptrdiff_t>(r_lo) < 0) ++r_lo;
+    while (r_hi > r_lo && y0 + static_cast<std::ptrdiff_t>(r_hi) - 1 >= in_h) --r_hi;
+    for (std::size_t ch = 0; ch < cpad; ch += w) {
+      vf<A> wt[9];
       for (std::size_t t = 0; t < 9; ++t) wt[t] = vf<A>::load_aligned(wpacked + t * cpad + ch);
-    for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
-      const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
-      float* dst_row = out + oy * g.out_w * c + ch;
-      const bool row_inside = fast && oy >= oy_lo && oy < oy_hi;
-      std::size_t ox = 0;
-      // 3x3 rows of this output row that lie inside the image, and their input rows
-      const bool r0 = y0 >= 0 && y0 < static_cast<std::ptrdiff_t>(g.in_h);
-      const bool r1 = y0 + 1 >= 0 && y0 + 1 < static_cast<std::ptrdiff_t>(g.in_h);
-      const bool r2 = y0 + 2 >= 0 && y0 + 2 < static_cast<std::ptrdiff_t>(g.in_h);
-      // element offsets of the three input rows (negative above the image: only used when inside)
-      const std::ptrdiff_t row_elems = static_cast<std::ptrdiff_t>(g.in_w * c);
-      const std::ptrdiff_t row0 = y0 * row_elems + static_cast<std::ptrdiff_t>(ch);
-      const std::ptrdiff_t row1 = row0 + row_elems, row2 = row1 + row_elems;
-      auto general = [&](std::size_t x) {
-        const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * g.stride_w) - pad_l;
-        vf<A> y;
-        if (fast) {  // weights in registers, one short chain per window row; taps outside the image skipped
-          vf<A> s0(0.f), s1(0.f), s2(0.f);
-          for (std::ptrdiff_t kx = 0; kx < 3; ++kx) {
-            const std::ptrdiff_t ix = x0 + kx;
-            if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(g.in_w)) continue;
-            const std::ptrdiff_t off = ix * static_cast<std::ptrdiff_t>(c);
-            if (r0) s0 = xsimd::fma(vf<A>::load_unaligned(in + (row0 + off)), wt[kx], s0);
-            if (r1) s1 = xsimd::fma(vf<A>::load_unaligned(in + (row1 + off)), wt[3 + kx], s1);
-            if (r2) s2 = xsimd::fma(vf<A>::load_unaligned(in + (row2 + off)), wt[6 + kx], s2);
-          }
-          y = s0 + s1 + s2;
-        } else {
-          y = detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0, x0);
-        }
-        store_upto<A>(dst_row + x * c, apply<A>(ep, y, ch), lanes);
-      };
-      if (row_inside) {
-        for (; ox < ox_lo; ++ox) general(ox);
-        const std::size_t xs = g.stride_w * c;  // input floats between horizontally adjacent outputs
-        for (; ox + 4 <= ox_hi; ox += 4) {
-          const float* base = in + (static_cast<std::size_t>(y0) * g.in_w +
-                                    static_cast<std::size_t>(static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l)) * c + ch;
-          vf<A> a0(0.f), a1(0.f), a2(0.f), a3(0.f);
-#pragma GCC unroll 3
-          for (std::size_t ky = 0; ky < 3; ++ky) {
-            const float* r = base + ky * g.in_w * c;
-#pragma GCC unroll 3
-            for (std::size_t kx = 0; kx < 3; ++kx) {
-              const vf<A> wv = wt[ky * 3 + kx];
-              const float* q = r + kx * c;
-              a0 = xsimd::fma(vf<A>::load_unaligned(q), wv, a0);
-              a1 = xsimd::fma(vf<A>::load_unaligned(q + xs), wv, a1);
-              a2 = xsimd::fma(vf<A>::load_unaligned(q + 2 * xs), wv, a2);
-              a3 = xsimd::fma(vf<A>::load_unaligned(q + 3 * xs), wv, a3);
-            }
-          }
-          float* d = dst_row + ox * c;
-          store_upto<A>(d, apply<A>(ep, a0, ch), lanes);
-          store_upto<A>(d + c, apply<A>(ep, a1, ch), lanes);
-          store_upto<A>(d + 2 * c, apply<A>(ep, a2, ch), lanes);
-          store_upto<A>(d + 3 * c, apply<A>(ep, a3, ch), lanes);
-        }
-      }
-      for (; ox < g.out_w; ++ox) general(ox);
+      const float* rows[3] = {nullptr, nullptr, nullptr};
+      for (std::size_t r = r_lo; r < r_hi; ++r)
+        rows[r] = in + (static_cast<std::size_t>(y0 + static_cast<std::ptrdiff_t>(r)) * g.in_w) * c + ch;
+      float* dst = dst_row + ch;
+      if (r_lo == 0 && r_hi == 3)
+        detail::depthwise3x3_row_any_stride<A, 0, 3>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
+      else if (r_lo == 1 && r_hi == 3)
+        detail::depthwise3x3_row_any_stride<A, 1, 2>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
+      else if (r_lo == 0 && r_hi == 2)
+        detail::depthwise3x3_row_any_stride<A, 0, 2>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
+      else if (r_lo == 1 && r_hi == 2)
+        detail::depthwise3x3_row_any_stride<A, 1, 1>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
+      else  // a window that sees at most one row from its edge: rare shapes, the general path
+        for (std::size_t ox = 0; ox < g.out_w; ++ox)
+          store_upto<A>(dst + ox * c,
+                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0,
+                                                                static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
+                        c - ch);
     }
   }
 }
