@@ -164,7 +164,9 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A
 #pragma GCC unroll 3
   for (std::size_t r = R0; r < R0 + NR; ++r) {
     const float* p = rows[r] + ix0 * c;
-    const vf<A> w3[3] = {wt[3 * r], wt[3 * r + 1], wt[3 * r + 2]};
+    vf<A> w3[3] = {wt[3 * r], wt[3 * r + 1], wt[3 * r + 2]};
+#pragma GCC unroll 3
+    for (std::size_t kx = 0; kx < 3; ++kx) keep_in_register<A>(w3[kx]);
     if constexpr (S == 0) {
 #pragma GCC unroll 3
       for (std::size_t kx = 0; kx < 3; ++kx)
@@ -174,7 +176,8 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A
       // input column i feeds window j through tap i - S*j
 #pragma GCC unroll 32
       for (std::size_t i = 0; i < S * (T - 1) + 3; ++i) {
-        const vf<A> v = vf<A>::load_unaligned(p + i * c);
+        vf<A> v = vf<A>::load_unaligned(p + i * c);
+        keep_in_register<A>(v);
 #pragma GCC unroll 8
         for (std::size_t j = 0; j < T; ++j)
           if (i >= S * j && i - S * j < 3) a[j] = xsimd::fma(v, w3[i - S * j], a[j]);
@@ -195,16 +198,16 @@ inline void depthwise3x3_row(const float* const* rows, const vf<A>* wt, const co
                              std::size_t ox_hi, float* dst_row, const epilogue_k& ep, std::size_t ch) {
   const std::size_t c = g.in_c, lanes = c - ch, stride = S == 0 ? g.stride_w : S;
   const std::ptrdiff_t pad_l = static_cast<std::ptrdiff_t>(g.pad_left), in_w = static_cast<std::ptrdiff_t>(g.in_w);
-  auto edge = [&](std::size_t x) {
+  auto edge = [&](std::size_t x) {  // straight-line code: the taps outside the image are skipped
     const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * stride) - pad_l;
+    const bool in0 = x0 >= 0 && x0 < in_w, in1 = x0 + 1 >= 0 && x0 + 1 < in_w, in2 = x0 + 2 >= 0 && x0 + 2 < in_w;
     vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
-    for (std::ptrdiff_t kx = 0; kx < 3; ++kx) {
-      const std::ptrdiff_t ix = x0 + kx;
-      if (ix < 0 || ix >= in_w) continue;
-      const std::size_t off = static_cast<std::size_t>(ix) * c;
 #pragma GCC unroll 3
-      for (std::size_t r = R0; r < R0 + NR; ++r)
-        s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + off), wt[3 * r + static_cast<std::size_t>(kx)], s[r]);
+    for (std::size_t r = R0; r < R0 + NR; ++r) {
+      const float* p = rows[r] + x0 * static_cast<std::ptrdiff_t>(c);
+      if (in0) s[r] = xsimd::fma(vf<A>::load_unaligned(p), wt[3 * r], s[r]);
+      if (in1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + c), wt[3 * r + 1], s[r]);
+      if (in2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + 2 * c), wt[3 * r + 2], s[r]);
     }
     vf<A> y = s[R0];
 #pragma GCC unroll 3
