@@ -309,7 +309,45 @@ TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once and column rang
       check_close(got_p, want, static_cast<double>(c.k),
                   std::string(A::name()) + " packed fc rows=" + std::to_string(rows) + " k=" + std::to_string(c.k) +
                       " m=" + std::to_string(c.m));
+      // ranges of three blocks and all blocks in one call (blocks read in groups, leftovers alone):
+      // every column's sum runs in the same order, so the results are the same to the bit
+      const std::size_t nblocks = kernels::dense_blocks<A>(static_cast<std::size_t>(c.m));
+      for (std::size_t span : {std::size_t(3), nblocks}) {
+        tensor<float> got_g({rows, c.m});
+        for (std::size_t b0 = 0; b0 < nblocks; b0 += span)
+          kernels::dense_packed<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(c.k),
+                                   static_cast<std::size_t>(c.k), packed.data(), static_cast<std::size_t>(c.m),
+                                   got_g.data(), static_cast<std::size_t>(c.m), ek, b0, std::min(nblocks, b0 + span));
+        check_close(got_g, got_p, 1,
+                    std::string(A::name()) + " packed fc, blocks " + std::to_string(span) + " at a time, rows=" +
+                        std::to_string(rows) + " k=" + std::to_string(c.k) + " m=" + std::to_string(c.m),
+                    0);
+      }
     }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("fully connected on packed weights: LMTCNN full1's reduction length", A, fc_long_id) {
+  // k = 13824 (full1), m = 200: groups of blocks and a partial last block, one and two rows at once
+  const index_t k = 13824, m = 200;
+  for (index_t rows : {index_t(1), index_t(2), index_t(3)}) {
+    const tensor<float> x = rnd({rows, k}), wt = rnd({k, m}, -0.05, 0.05), b = rnd({m});
+    epilogue<float> ep;
+    ep.bias = b.view();
+    ep.relu = true;
+    tensor<float> want({rows, m}), got({rows, m});
+    ref::fully_connected<float>(x.view(), wt.view(), want.view(), ep);
+    tensor<float> packed({static_cast<index_t>(kernels::packed_dense_size<A>(static_cast<std::size_t>(k),
+                                                                             static_cast<std::size_t>(m)))});
+    kernels::pack_dense<A>(wt.data(), static_cast<std::size_t>(k), static_cast<std::size_t>(m), packed.data());
+    const tensor<float> pb = padded<A>(b, 0);
+    kernels::epilogue_k ek;
+    ek.bias = pb.data();
+    ek.activation = kernels::act::relu;
+    kernels::dense_packed<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(k),
+                             static_cast<std::size_t>(k), packed.data(), static_cast<std::size_t>(m), got.data(),
+                             static_cast<std::size_t>(m), ek, 0, kernels::dense_blocks<A>(static_cast<std::size_t>(m)));
+    check_close(got, want, static_cast<double>(k), std::string(A::name()) + " full1-length fc rows=" + std::to_string(rows));
+  }
 }
 
 TEST_CASE_TEMPLATE_DEFINE("element-wise and statistics kernels", A, misc_id) {
@@ -457,6 +495,7 @@ TEST_CASE_TEMPLATE_APPLY(pool_id, archs);
 TEST_CASE_TEMPLATE_APPLY(lrn_id, archs);
 TEST_CASE_TEMPLATE_APPLY(fc_id, archs);
 TEST_CASE_TEMPLATE_APPLY(fc_rows_id, archs);
+TEST_CASE_TEMPLATE_APPLY(fc_long_id, archs);
 TEST_CASE_TEMPLATE_APPLY(misc_id, archs);
 TEST_CASE_TEMPLATE_APPLY(net_id, archs);
 TEST_CASE_TEMPLATE_APPLY(threads_id, archs);
