@@ -203,11 +203,11 @@ inline void depthwise3x3_row(const float* const* rows, const vf<A>* wt, const co
     const bool in0 = x0 >= 0 && x0 < in_w, in1 = x0 + 1 >= 0 && x0 + 1 < in_w, in2 = x0 + 2 >= 0 && x0 + 2 < in_w;
     vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
 #pragma GCC unroll 3
-    for (std::size_t r = R0; r < R0 + NR; ++r) {
-      const float* p = rows[r] + x0 * static_cast<std::ptrdiff_t>(c);
-      if (in0) s[r] = xsimd::fma(vf<A>::load_unaligned(p), wt[3 * r], s[r]);
-      if (in1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + c), wt[3 * r + 1], s[r]);
-      if (in2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + 2 * c), wt[3 * r + 2], s[r]);
+    for (std::size_t r = R0; r < R0 + NR; ++r) {  // addresses formed only for taps inside the row
+      const std::ptrdiff_t cc = static_cast<std::ptrdiff_t>(c);
+      if (in0) s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + x0 * cc), wt[3 * r], s[r]);
+      if (in1) s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + (x0 + 1) * cc), wt[3 * r + 1], s[r]);
+      if (in2) s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + (x0 + 2) * cc), wt[3 * r + 2], s[r]);
     }
     vf<A> y = s[R0];
 #pragma GCC unroll 3
