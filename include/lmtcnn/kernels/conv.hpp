@@ -248,9 +248,10 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
 /// oy_end) only (by default all).
 /// Output rows are the outer loop, so the input rows one output row needs stay in cache while every
-/// channel block passes over them. For 3x3 windows the nine weight vectors of a channel block stay in
-/// registers, four output pixels of the row are computed together, and window rows outside the image
-/// are left out at compile time; the columns at the left and right edges skip their outside taps.
+/// channel block passes over them. For 3x3 windows, tiles of eight and four output pixels of a row
+/// are computed together (one accumulator each, a window row's three weights in registers), window
+/// rows outside the image are left out at compile time, and the columns at the left and right edges
+/// skip their outside taps.
 template <class A>
 void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep,
                      std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
