@@ -64,6 +64,35 @@ LMTCNN_ALWAYS_INLINE vf<A> apply(const epilogue_k& e, vf<A> y, std::size_t c) {
   return y;
 }
 
+/// apply() on n vectors of the same channels c (n output pixels of one channel block): each choice
+/// of the epilogue is tested, and each per-channel vector loaded, once for all of them.
+template <class A, std::size_t n>
+LMTCNN_ALWAYS_INLINE void apply_n(const epilogue_k& e, vf<A> (&y)[n], std::size_t c) {
+  if (e.bias) {
+    const vf<A> b = vf<A>::load_unaligned(e.bias + c);
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] += b;
+  }
+  if (e.activation == act::relu) {
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::max(y[j], vf<A>(0.f));
+  } else if (e.activation == act::leaky_relu) {
+    const vf<A> alpha(e.alpha);
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::select(y[j] < vf<A>(0.f), y[j] * alpha, y[j]);
+  }
+  if (e.scale) {
+    const vf<A> s = vf<A>::load_unaligned(e.scale + c);
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] *= s;
+  }
+  if (e.shift) {
+    const vf<A> t = vf<A>::load_unaligned(e.shift + c);
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] += t;
+  }
+}
+
 /// Keeps v in a vector register from here on. Compilers fold loads into FMAs as memory operands,
 /// re-reading a value already loaded once per use; where a kernel reuses a vector many times that
 /// exhausts the load ports (two 256-bit loads a cycle on Zen 3) before the FMA units.

@@ -4,6 +4,8 @@
 #include "lmtcnn/kernels/gemm.hpp"
 #include "lmtcnn/reference/common.hpp"
 
+#include <type_traits>
+
 namespace lmtcnn {
 namespace kernels {
 
@@ -152,11 +154,12 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
 
 /// T neighbouring output pixels (whole windows inside the image) of one channel block, starting at
 /// input column ix0: T independent accumulators, so the FMA chains overlap; one window row at a time
-/// with its three weights in registers. For S = 1 or 2 each input vector is loaded once and feeds
-/// every window that covers it; S = 0 means any other stride.
+/// with its three weights in registers. rows[r] is window row r at the block's first channel, wt the
+/// block's first tap weight (taps cpad apart). For S = 1 or 2 each input vector is loaded once and
+/// feeds every window that covers it; S = 0 means any other stride.
 template <class A, std::size_t T, std::size_t R0, std::size_t NR, std::size_t S>
-LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A>* wt, std::size_t c,
-                                            std::size_t stride, std::size_t ix0, float* dst,
+LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const float* wt, std::size_t cpad,
+                                            std::size_t c, std::size_t stride, std::size_t ix0, float* dst,
                                             const epilogue_k& ep, std::size_t ch, std::size_t lanes) {
   vf<A> a[T];
 #pragma GCC unroll 8
@@ -164,7 +167,8 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A
 #pragma GCC unroll 3
   for (std::size_t r = R0; r < R0 + NR; ++r) {
     const float* p = rows[r] + ix0 * c;
-    vf<A> w3[3] = {wt[3 * r], wt[3 * r + 1], wt[3 * r + 2]};
+    vf<A> w3[3] = {vf<A>::load_aligned(wt + 3 * r * cpad), vf<A>::load_aligned(wt + (3 * r + 1) * cpad),
+                   vf<A>::load_aligned(wt + (3 * r + 2) * cpad)};
 #pragma GCC unroll 3
     for (std::size_t kx = 0; kx < 3; ++kx) keep_in_register<A>(w3[kx]);
     if constexpr (S == 0) {
@@ -173,10 +177,11 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A
 #pragma GCC unroll 8
         for (std::size_t j = 0; j < T; ++j) a[j] = xsimd::fma(vf<A>::load_unaligned(p + (j * stride + kx) * c), w3[kx], a[j]);
     } else {
-      // input column i feeds window j through tap i - S*j
+      // input column i feeds window j through tap i - S*j; the pointer steps from column to column
+      // (offsets i * c would each take a register, more than x86 has)
 #pragma GCC unroll 32
-      for (std::size_t i = 0; i < S * (T - 1) + 3; ++i) {
-        vf<A> v = vf<A>::load_unaligned(p + i * c);
+      for (std::size_t i = 0; i < S * (T - 1) + 3; ++i, p += c) {
+        vf<A> v = vf<A>::load_unaligned(p);
         keep_in_register<A>(v);
 #pragma GCC unroll 8
         for (std::size_t j = 0; j < T; ++j)
@@ -184,54 +189,102 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const vf<A
       }
     }
   }
+  apply_n<A>(ep, a, ch);
+  if (lanes >= width<A>) {
 #pragma GCC unroll 8
-  for (std::size_t j = 0; j < T; ++j) store_upto<A>(dst + j * c, apply<A>(ep, a[j], ch), lanes);
+    for (std::size_t j = 0; j < T; ++j) a[j].store_unaligned(dst + j * c);
+  } else {
+    for (std::size_t j = 0; j < T; ++j) store_partial<A>(dst + j * c, a[j], lanes);
+  }
 }
 
-/// One output row of a 3x3 depthwise convolution for one channel block. Window rows [R0, R0 + NR)
-/// lie inside the image: rows[r] is that input row at the block's first channel (the others are
-/// never read); wt holds the block's nine weight vectors. S is the horizontal stride when it is 1 or
-/// 2, 0 for any other (g.stride_w). Columns [ox_lo, ox_hi) have their whole window inside the image:
-/// tiles of 8 and 4 pixels; the other columns skip their taps outside the image.
-template <class A, std::size_t R0, std::size_t NR, std::size_t S>
-inline void depthwise3x3_row(const float* const* rows, const vf<A>* wt, const conv_geom& g, std::size_t ox_lo,
-                             std::size_t ox_hi, float* dst_row, const epilogue_k& ep, std::size_t ch) {
-  const std::size_t c = g.in_c, lanes = c - ch, stride = S == 0 ? g.stride_w : S;
-  const std::ptrdiff_t pad_l = static_cast<std::ptrdiff_t>(g.pad_left), in_w = static_cast<std::ptrdiff_t>(g.in_w);
-  auto edge = [&](std::size_t x) {  // straight-line code: the taps outside the image are skipped
-    const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * stride) - pad_l;
-    const bool in0 = x0 >= 0 && x0 < in_w, in1 = x0 + 1 >= 0 && x0 + 1 < in_w, in2 = x0 + 2 >= 0 && x0 + 2 < in_w;
+/// One output pixel at a left or right edge (window rows [R0, R0 + NR) inside the image; of its three
+/// columns, those with I0, I1, I2 set inside), every channel block: the taps outside are left out at
+/// compile time. rows[r] is window row r at channel 0 and column x0 + 0.
+template <class A, std::size_t R0, std::size_t NR, bool I0, bool I1, bool I2>
+void depthwise3x3_edge(const float* const* rows, const float* wpacked, std::size_t cpad, std::size_t c,
+                       float* dst, const epilogue_k& ep) {
+  constexpr std::size_t w = width<A>;
+  for (std::size_t ch = 0; ch < cpad; ch += w) {
+    const float* wt = wpacked + ch;
     vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
 #pragma GCC unroll 3
-    for (std::size_t r = R0; r < R0 + NR; ++r) {  // addresses formed only for taps inside the row
-      const std::ptrdiff_t cc = static_cast<std::ptrdiff_t>(c);
-      if (in0) s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + x0 * cc), wt[3 * r], s[r]);
-      if (in1) s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + (x0 + 1) * cc), wt[3 * r + 1], s[r]);
-      if (in2) s[r] = xsimd::fma(vf<A>::load_unaligned(rows[r] + (x0 + 2) * cc), wt[3 * r + 2], s[r]);
+    for (std::size_t r = R0; r < R0 + NR; ++r) {
+      const float* p = rows[r] + ch;
+      if constexpr (I0) s[r] = xsimd::fma(vf<A>::load_unaligned(p), vf<A>::load_aligned(wt + 3 * r * cpad), s[r]);
+      if constexpr (I1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + c), vf<A>::load_aligned(wt + (3 * r + 1) * cpad), s[r]);
+      if constexpr (I2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + 2 * c), vf<A>::load_aligned(wt + (3 * r + 2) * cpad), s[r]);
     }
-    vf<A> y = s[R0];
+    vf<A> y[1] = {s[R0]};
 #pragma GCC unroll 3
-    for (std::size_t r = R0 + 1; r < R0 + NR; ++r) y += s[r];
-    store_upto<A>(dst_row + x * c, apply<A>(ep, y, ch), lanes);
+    for (std::size_t r = R0 + 1; r < R0 + NR; ++r) y[0] += s[r];
+    apply_n<A>(ep, y, ch);
+    store_upto<A>(dst + ch, y[0], c - ch);
+  }
+}
+
+/// The edge pixel whose window starts at input column x0 (some of its columns outside [0, in_w)).
+template <class A, std::size_t R0, std::size_t NR>
+inline void depthwise3x3_edge_at(const float* const* rows, const float* wpacked, std::size_t cpad, std::size_t c,
+                                 std::ptrdiff_t x0, std::ptrdiff_t in_w, float* dst, const epilogue_k& ep) {
+  auto inside = [&](std::ptrdiff_t x) { return x >= 0 && x < in_w; };
+  const int mask = (inside(x0) ? 1 : 0) | (inside(x0 + 1) ? 2 : 0) | (inside(x0 + 2) ? 4 : 0);
+  // rows at column x0; only the columns inside are ever read
+  const std::ptrdiff_t off = x0 * static_cast<std::ptrdiff_t>(c);
+  const float* rx[3] = {rows[0] + off, rows[1] + off, rows[2] + off};
+  switch (mask) {
+    case 6: depthwise3x3_edge<A, R0, NR, false, true, true>(rx, wpacked, cpad, c, dst, ep); break;   // left
+    case 3: depthwise3x3_edge<A, R0, NR, true, true, false>(rx, wpacked, cpad, c, dst, ep); break;   // right
+    case 1: depthwise3x3_edge<A, R0, NR, true, false, false>(rx, wpacked, cpad, c, dst, ep); break;  // right, stride 2
+    case 2: depthwise3x3_edge<A, R0, NR, false, true, false>(rx, wpacked, cpad, c, dst, ep); break;  // a 1-wide image
+    case 4: depthwise3x3_edge<A, R0, NR, false, false, true>(rx, wpacked, cpad, c, dst, ep); break;
+    case 7: depthwise3x3_edge<A, R0, NR, true, true, true>(rx, wpacked, cpad, c, dst, ep); break;
+    default: depthwise3x3_edge<A, R0, NR, false, false, false>(rx, wpacked, cpad, c, dst, ep); break;  // 5: never (3 wide)
+  }
+}
+
+/// One output row of a 3x3 depthwise convolution. Window rows [R0, R0 + NR) lie inside the image:
+/// rows[r] is that input row at channel 0 (the others are never read). S is the horizontal stride
+/// when it is 1 or 2, 0 for any other (g.stride_w). Columns [ox_lo, ox_hi) have their whole window
+/// inside the image: tiles of 8, 4, 2 and 1 pixels; the other columns skip their taps outside the image.
+/// Every channel block of a tile (or edge pixel) is done before the next, so the tile's input
+/// pixels are read whole, in order, and stay in L1 while the blocks pass over them.
+template <class A, std::size_t R0, std::size_t NR, std::size_t S>
+inline void depthwise3x3_row(const float* const* rows, const float* wpacked, const conv_geom& g, std::size_t ox_lo,
+                             std::size_t ox_hi, float* dst_row, const epilogue_k& ep) {
+  constexpr std::size_t w = width<A>;
+  const std::size_t c = g.in_c, cpad = round_up<A>(c), stride = S == 0 ? g.stride_w : S;
+  const std::ptrdiff_t pad_l = static_cast<std::ptrdiff_t>(g.pad_left), in_w = static_cast<std::ptrdiff_t>(g.in_w);
+  auto edge = [&](std::size_t x) {
+    depthwise3x3_edge_at<A, R0, NR>(rows, wpacked, cpad, c, static_cast<std::ptrdiff_t>(x * stride) - pad_l, in_w,
+                                    dst_row + x * c, ep);
+  };
+  auto tiles = [&](auto tile_size, std::size_t x) {
+    constexpr std::size_t T = decltype(tile_size)::value;
+    const std::size_t ix0 = x * stride - g.pad_left;
+    for (std::size_t ch = 0; ch < cpad; ch += w) {
+      const float* rc[3] = {rows[0] + ch, rows[1] + ch, rows[2] + ch};
+      depthwise3x3_tile<A, T, R0, NR, S>(rc, wpacked + ch, cpad, c, stride, ix0, dst_row + x * c + ch, ep, ch, c - ch);
+    }
   };
   std::size_t ox = 0;
   for (; ox < ox_lo; ++ox) edge(ox);
-  for (; ox + 8 <= ox_hi; ox += 8)
-    depthwise3x3_tile<A, 8, R0, NR, S>(rows, wt, c, stride, ox * stride - g.pad_left, dst_row + ox * c, ep, ch, lanes);
-  for (; ox + 4 <= ox_hi; ox += 4)
-    depthwise3x3_tile<A, 4, R0, NR, S>(rows, wt, c, stride, ox * stride - g.pad_left, dst_row + ox * c, ep, ch, lanes);
+  for (; ox + 8 <= ox_hi; ox += 8) tiles(std::integral_constant<std::size_t, 8>(), ox);
+  for (; ox + 4 <= ox_hi; ox += 4) tiles(std::integral_constant<std::size_t, 4>(), ox);
+  for (; ox + 2 <= ox_hi; ox += 2) tiles(std::integral_constant<std::size_t, 2>(), ox);
+  for (; ox < ox_hi; ++ox) tiles(std::integral_constant<std::size_t, 1>(), ox);
   for (; ox < g.out_w; ++ox) edge(ox);
 }
 
 template <class A, std::size_t R0, std::size_t NR>
-inline void depthwise3x3_row_any_stride(const float* const* rows, const vf<A>* wt, const conv_geom& g, std::size_t ox_lo,
-                                        std::size_t ox_hi, float* dst_row, const epilogue_k& ep, std::size_t ch) {
+inline void depthwise3x3_row_any_stride(const float* const* rows, const float* wpacked, const conv_geom& g,
+                                        std::size_t ox_lo, std::size_t ox_hi, float* dst_row, const epilogue_k& ep) {
   if (g.stride_w == 1)
-    depthwise3x3_row<A, R0, NR, 1>(rows, wt, g, ox_lo, ox_hi, dst_row, ep, ch);
+    depthwise3x3_row<A, R0, NR, 1>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
   else if (g.stride_w == 2)
-    depthwise3x3_row<A, R0, NR, 2>(rows, wt, g, ox_lo, ox_hi, dst_row, ep, ch);
+    depthwise3x3_row<A, R0, NR, 2>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
   else
-    depthwise3x3_row<A, R0, NR, 0>(rows, wt, g, ox_lo, ox_hi, dst_row, ep, ch);
+    depthwise3x3_row<A, R0, NR, 0>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
 }
 
 /// Output indices [lo, hi) along one axis whose whole window lies inside the input.
@@ -278,28 +331,24 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
     std::size_t r_lo = 0, r_hi = 3;
     while (r_lo < 3 && y0 + static_cast<std::ptrdiff_t>(r_lo) < 0) ++r_lo;
     while (r_hi > r_lo && y0 + static_cast<std::ptrdiff_t>(r_hi) - 1 >= in_h) --r_hi;
-    for (std::size_t ch = 0; ch < cpad; ch += w) {
-      vf<A> wt[9];
-      for (std::size_t t = 0; t < 9; ++t) wt[t] = vf<A>::load_aligned(wpacked + t * cpad + ch);
-      const float* rows[3] = {nullptr, nullptr, nullptr};
-      for (std::size_t r = r_lo; r < r_hi; ++r)
-        rows[r] = in + (static_cast<std::size_t>(y0 + static_cast<std::ptrdiff_t>(r)) * g.in_w) * c + ch;
-      float* dst = dst_row + ch;
-      if (r_lo == 0 && r_hi == 3)
-        detail::depthwise3x3_row_any_stride<A, 0, 3>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
-      else if (r_lo == 1 && r_hi == 3)
-        detail::depthwise3x3_row_any_stride<A, 1, 2>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
-      else if (r_lo == 0 && r_hi == 2)
-        detail::depthwise3x3_row_any_stride<A, 0, 2>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
-      else if (r_lo == 1 && r_hi == 2)
-        detail::depthwise3x3_row_any_stride<A, 1, 1>(rows, wt, g, ox_lo, ox_hi, dst, ep, ch);
-      else  // a window that sees at most one row from its edge: rare shapes, the general path
+    const float* rows[3] = {in, in, in};  // rows outside the image are never read
+    for (std::size_t r = r_lo; r < r_hi; ++r)
+      rows[r] = in + (static_cast<std::size_t>(y0 + static_cast<std::ptrdiff_t>(r)) * g.in_w) * c;
+    if (r_lo == 0 && r_hi == 3)
+      detail::depthwise3x3_row_any_stride<A, 0, 3>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    else if (r_lo == 1 && r_hi == 3)
+      detail::depthwise3x3_row_any_stride<A, 1, 2>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    else if (r_lo == 0 && r_hi == 2)
+      detail::depthwise3x3_row_any_stride<A, 0, 2>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    else if (r_lo == 1 && r_hi == 2)
+      detail::depthwise3x3_row_any_stride<A, 1, 1>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    else  // a window that sees at most one row from its edge: rare shapes, the general path
+      for (std::size_t ch = 0; ch < cpad; ch += w)
         for (std::size_t ox = 0; ox < g.out_w; ++ox)
-          store_upto<A>(dst + ox * c,
+          store_upto<A>(dst_row + ox * c + ch,
                         apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0,
                                                                 static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
                         c - ch);
-    }
   }
 }
 
