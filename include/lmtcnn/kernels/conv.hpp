@@ -36,7 +36,7 @@ inline conv_geom conv_geometry(std::size_t h, std::size_t w, std::size_t c, std:
 template <class A>
 constexpr std::size_t conv2d_scratch_size(const conv_geom& g) {
   const std::size_t k = g.kh * g.kw * g.in_c;
-  return 2 * gemm_mr<A>() * k + 2 * k;  // two tiles, and the tap offset table (ptrdiff_t = 2 floats)
+  return 2 * gemm_mr<A>() * k;  // two tiles
 }
 
 /// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
@@ -49,9 +49,6 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
   const std::size_t k = g.kh * g.kw * g.in_c, pixels = g.out_h * g.out_w, span = g.kw * g.in_c;
   float* apack = scratch;         // k-major tile
   float* rows = scratch + mr * k;  // row-major patches
-  auto* koff = reinterpret_cast<std::ptrdiff_t*>(scratch + 2 * mr * k);  // taps from the window's corner
-  for (std::size_t ky = 0, kk = 0; ky < g.kh; ++ky)
-    for (std::size_t i = 0; i < span; ++i, ++kk) koff[kk] = static_cast<std::ptrdiff_t>(ky * g.in_w * g.in_c + i);
   float* outs[mr];
 
   // Interior tiles read the image in place: mr pixels of one output row in [ox_lo, ox_hi), the columns
@@ -66,7 +63,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
     return iy0 >= 0 && iy0 + static_cast<std::ptrdiff_t>(g.kh) <= static_cast<std::ptrdiff_t>(g.in_h);
   };
-  const std::size_t lda = g.stride_w * g.in_c;
+  const std::size_t lda = g.stride_w * g.in_c, row_stride = g.in_w * g.in_c;
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     if (!row_inside(oy)) continue;
     const std::size_t iy0 = oy * g.stride_h - g.pad_top;
@@ -75,7 +72,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
       for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
       const float* a = in + (iy0 * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
       for (std::size_t p = 0; p < g.out_c; p += nr)
-        gemm_tile_offsets<A>(a, lda, koff, bpacked + p * k, k, outs, p, std::min(nr, g.out_c - p), ep);
+        gemm_tile_window<A>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p, std::min(nr, g.out_c - p), ep);
     }
   }
 

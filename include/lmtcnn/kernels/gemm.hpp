@@ -52,9 +52,35 @@ void pack_gemm_a(const float* const* rows, std::size_t m, std::size_t k, float* 
     for (std::size_t r = 0; r < mr; ++r) scratch[kk * mr + r] = rows[r < m ? r : 0][kk];
 }
 
+/// A tile's epilogue and store: m rows and ncols (<= nr) columns starting at column col of each out
+/// row. The loops over rows are unrolled with constant indices, so the accumulators stay in
+/// registers.
+template <class A>
+LMTCNN_ALWAYS_INLINE void gemm_tile_store(vf<A> (&acc0)[gemm_mr<A>()], vf<A> (&acc1)[gemm_mr<A>()], float* const* out,
+                                          std::size_t m, std::size_t col, std::size_t ncols, const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
+  apply_n<A>(ep, acc0, col);  // every row of the tile shares the columns' epilogue vectors
+  apply_n<A>(ep, acc1, col + w);
+  if (ncols == 2 * w) {
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r)
+      if (r < m) {
+        acc0[r].store_unaligned(out[r] + col);
+        acc1[r].store_unaligned(out[r] + col + w);
+      }
+  } else {
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r)
+      if (r < m) {
+        store_upto<A>(out[r] + col, acc0[r], ncols);
+        if (ncols > w) store_upto<A>(out[r] + col + w, acc1[r], ncols - w);
+      }
+  }
+}
+
 /// One mr x nr tile: a (element (kk, r) read through a_at) times one b panel, epilogue, store of m
 /// rows and ncols (<= nr) columns starting at column col of each out row. a_at is inlined; its
-/// three forms below read a packed tile, evenly spaced rows, or a convolution window in place.
+/// forms below read a packed tile or evenly spaced rows in place.
 template <class A, class AAt>
 inline void gemm_tile_with(AAt a_at, const float* bpanel, std::size_t k, float* const* out, std::size_t m,
                            std::size_t col, std::size_t ncols, const epilogue_k& ep) {
@@ -75,16 +101,40 @@ inline void gemm_tile_with(AAt a_at, const float* bpanel, std::size_t k, float* 
       acc1[r] = xsimd::fma(ar, b1, acc1[r]);
     }
   }
-  for (std::size_t r = 0; r < m; ++r) {
-    const vf<A> y0 = apply<A>(ep, acc0[r], col), y1 = apply<A>(ep, acc1[r], col + w);
-    if (ncols == 2 * w) {
-      y0.store_unaligned(out[r] + col);
-      y1.store_unaligned(out[r] + col + w);
-    } else {
-      store_upto<A>(out[r] + col, y0, ncols);
-      if (ncols > w) store_upto<A>(out[r] + col + w, y1, ncols - w);
+  gemm_tile_store<A>(acc0, acc1, out, m, col, ncols, ep);
+}
+
+/// A whole tile of convolution windows read in place: tile row r starts at a + r * lda; the window
+/// has kh rows of span contiguous floats, row_stride apart; k = kh * span. Each row's pointer is
+/// fixed over a window row and one index steps along it, so every element is one load.
+template <class A>
+inline void gemm_tile_window(const float* a, std::size_t lda, std::size_t kh, std::size_t span, std::size_t row_stride,
+                             const float* bpanel, float* const* out, std::size_t col, std::size_t ncols,
+                             const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
+  vf<A> acc0[mr], acc1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    acc0[r] = vf<A>(0.f);
+    acc1[r] = vf<A>(0.f);
+  }
+  const float* b = bpanel;
+  for (std::size_t ky = 0; ky < kh; ++ky) {
+    const float* rows[mr];
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r) rows[r] = a + r * lda + ky * row_stride;
+    for (std::size_t i = 0; i < span; ++i, b += 2 * w) {
+      const vf<A> b0 = vf<A>::load_aligned(b);
+      const vf<A> b1 = vf<A>::load_aligned(b + w);
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < mr; ++r) {
+        const vf<A> ar(rows[r][i]);
+        acc0[r] = xsimd::fma(ar, b0, acc0[r]);
+        acc1[r] = xsimd::fma(ar, b1, acc1[r]);
+      }
     }
   }
+  gemm_tile_store<A>(acc0, acc1, out, mr, col, ncols, ep);
 }
 
 /// A packed tile: k-major, mr values per k.
@@ -101,16 +151,6 @@ inline void gemm_tile_strided(const float* a, std::size_t lda, const float* bpan
                               std::size_t col, std::size_t ncols, const epilogue_k& ep) {
   gemm_tile_with<A>([a, lda](std::size_t kk, std::size_t r) { return a[r * lda + kk]; }, bpanel, k, out,
                     gemm_mr<A>(), col, ncols, ep);
-}
-
-/// A whole tile read in place through an offset table: element (r, kk) is a[r * lda + koff[kk]]
-/// (a convolution's interior tile: rows are output pixels, koff the window's taps).
-template <class A>
-inline void gemm_tile_offsets(const float* a, std::size_t lda, const std::ptrdiff_t* koff, const float* bpanel,
-                              std::size_t k, float* const* out, std::size_t col, std::size_t ncols,
-                              const epilogue_k& ep) {
-  gemm_tile_with<A>([a, lda, koff](std::size_t kk, std::size_t r) { return a[koff[kk] + static_cast<std::ptrdiff_t>(r * lda)]; },
-                    bpanel, k, out, gemm_mr<A>(), col, ncols, ep);
 }
 
 /// All n columns for one block of m <= mr rows whose a tile is already packed.
