@@ -196,21 +196,23 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const floa
 }
 
 /// One output pixel at a left or right edge (window rows [R0, R0 + NR) inside the image; of its three
-/// columns, those with I0, I1, I2 set inside), every channel block: the taps outside are left out at
-/// compile time. rows[r] is window row r at channel 0 and column x0 + 0.
+/// columns x0, x0 + 1, x0 + 2, those with I0, I1, I2 set inside), every channel block: the taps
+/// outside are left out at compile time, and their addresses are never formed. rows[r] is window
+/// row r at channel 0 and column 0.
 template <class A, std::size_t R0, std::size_t NR, bool I0, bool I1, bool I2>
 void depthwise3x3_edge(const float* const* rows, const float* wpacked, std::size_t cpad, std::size_t c,
-                       float* dst, const epilogue_k& ep) {
+                       std::ptrdiff_t x0, float* dst, const epilogue_k& ep) {
   constexpr std::size_t w = width<A>;
+  const std::ptrdiff_t cc = static_cast<std::ptrdiff_t>(c);
   for (std::size_t ch = 0; ch < cpad; ch += w) {
     const float* wt = wpacked + ch;
     vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
 #pragma GCC unroll 3
     for (std::size_t r = R0; r < R0 + NR; ++r) {
       const float* p = rows[r] + ch;
-      if constexpr (I0) s[r] = xsimd::fma(vf<A>::load_unaligned(p), vf<A>::load_aligned(wt + 3 * r * cpad), s[r]);
-      if constexpr (I1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + c), vf<A>::load_aligned(wt + (3 * r + 1) * cpad), s[r]);
-      if constexpr (I2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + 2 * c), vf<A>::load_aligned(wt + (3 * r + 2) * cpad), s[r]);
+      if constexpr (I0) s[r] = xsimd::fma(vf<A>::load_unaligned(p + x0 * cc), vf<A>::load_aligned(wt + 3 * r * cpad), s[r]);
+      if constexpr (I1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + (x0 + 1) * cc), vf<A>::load_aligned(wt + (3 * r + 1) * cpad), s[r]);
+      if constexpr (I2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + (x0 + 2) * cc), vf<A>::load_aligned(wt + (3 * r + 2) * cpad), s[r]);
     }
     vf<A> y[1] = {s[R0]};
 #pragma GCC unroll 3
@@ -226,17 +228,14 @@ inline void depthwise3x3_edge_at(const float* const* rows, const float* wpacked,
                                  std::ptrdiff_t x0, std::ptrdiff_t in_w, float* dst, const epilogue_k& ep) {
   auto inside = [&](std::ptrdiff_t x) { return x >= 0 && x < in_w; };
   const int mask = (inside(x0) ? 1 : 0) | (inside(x0 + 1) ? 2 : 0) | (inside(x0 + 2) ? 4 : 0);
-  // rows at column x0; only the columns inside are ever read
-  const std::ptrdiff_t off = x0 * static_cast<std::ptrdiff_t>(c);
-  const float* rx[3] = {rows[0] + off, rows[1] + off, rows[2] + off};
   switch (mask) {
-    case 6: depthwise3x3_edge<A, R0, NR, false, true, true>(rx, wpacked, cpad, c, dst, ep); break;   // left
-    case 3: depthwise3x3_edge<A, R0, NR, true, true, false>(rx, wpacked, cpad, c, dst, ep); break;   // right
-    case 1: depthwise3x3_edge<A, R0, NR, true, false, false>(rx, wpacked, cpad, c, dst, ep); break;  // right, stride 2
-    case 2: depthwise3x3_edge<A, R0, NR, false, true, false>(rx, wpacked, cpad, c, dst, ep); break;  // a 1-wide image
-    case 4: depthwise3x3_edge<A, R0, NR, false, false, true>(rx, wpacked, cpad, c, dst, ep); break;
-    case 7: depthwise3x3_edge<A, R0, NR, true, true, true>(rx, wpacked, cpad, c, dst, ep); break;
-    default: depthwise3x3_edge<A, R0, NR, false, false, false>(rx, wpacked, cpad, c, dst, ep); break;  // 5: never (3 wide)
+    case 6: depthwise3x3_edge<A, R0, NR, false, true, true>(rows, wpacked, cpad, c, x0, dst, ep); break;   // left
+    case 3: depthwise3x3_edge<A, R0, NR, true, true, false>(rows, wpacked, cpad, c, x0, dst, ep); break;   // right
+    case 1: depthwise3x3_edge<A, R0, NR, true, false, false>(rows, wpacked, cpad, c, x0, dst, ep); break;  // right, stride 2
+    case 2: depthwise3x3_edge<A, R0, NR, false, true, false>(rows, wpacked, cpad, c, x0, dst, ep); break;  // a 1-wide image
+    case 4: depthwise3x3_edge<A, R0, NR, false, false, true>(rows, wpacked, cpad, c, x0, dst, ep); break;
+    case 7: depthwise3x3_edge<A, R0, NR, true, true, true>(rows, wpacked, cpad, c, x0, dst, ep); break;
+    default: depthwise3x3_edge<A, R0, NR, false, false, false>(rows, wpacked, cpad, c, x0, dst, ep); break;  // 5: never (3 wide)
   }
 }
 

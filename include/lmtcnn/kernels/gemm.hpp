@@ -78,6 +78,22 @@ LMTCNN_ALWAYS_INLINE void gemm_tile_store(vf<A> (&acc0)[gemm_mr<A>()], vf<A> (&a
   }
 }
 
+/// One k step of a tile: the b panel's two vectors at b times a_at(r) for every row r, into the
+/// accumulators (zeroed by the caller). a_at is inlined.
+template <class A, class AAt>
+LMTCNN_ALWAYS_INLINE void gemm_tile_step(vf<A> (&acc0)[gemm_mr<A>()], vf<A> (&acc1)[gemm_mr<A>()], const float* b,
+                                         AAt a_at) {
+  constexpr std::size_t mr = gemm_mr<A>();
+  const vf<A> b0 = vf<A>::load_aligned(b);
+  const vf<A> b1 = vf<A>::load_aligned(b + width<A>);
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    const vf<A> ar(a_at(r));
+    acc0[r] = xsimd::fma(ar, b0, acc0[r]);
+    acc1[r] = xsimd::fma(ar, b1, acc1[r]);
+  }
+}
+
 /// One mr x nr tile: a (element (kk, r) read through a_at) times one b panel, epilogue, store of m
 /// rows and ncols (<= nr) columns starting at column col of each out row. a_at is inlined; its
 /// forms below read a packed tile or evenly spaced rows in place.
@@ -85,22 +101,9 @@ template <class A, class AAt>
 inline void gemm_tile_with(AAt a_at, const float* bpanel, std::size_t k, float* const* out, std::size_t m,
                            std::size_t col, std::size_t ncols, const epilogue_k& ep) {
   constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
-  vf<A> acc0[mr], acc1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    acc0[r] = vf<A>(0.f);
-    acc1[r] = vf<A>(0.f);
-  }
-  for (std::size_t kk = 0; kk < k; ++kk) {
-    const vf<A> b0 = vf<A>::load_aligned(bpanel + kk * 2 * w);
-    const vf<A> b1 = vf<A>::load_aligned(bpanel + kk * 2 * w + w);
-#pragma GCC unroll 16
-    for (std::size_t r = 0; r < mr; ++r) {
-      const vf<A> ar(a_at(kk, r));
-      acc0[r] = xsimd::fma(ar, b0, acc0[r]);
-      acc1[r] = xsimd::fma(ar, b1, acc1[r]);
-    }
-  }
+  vf<A> acc0[mr] = {}, acc1[mr] = {};  // value-initialised: zeros
+  for (std::size_t kk = 0; kk < k; ++kk)
+    gemm_tile_step<A>(acc0, acc1, bpanel + kk * 2 * w, [&](std::size_t r) { return a_at(kk, r); });
   gemm_tile_store<A>(acc0, acc1, out, m, col, ncols, ep);
 }
 
@@ -112,27 +115,14 @@ inline void gemm_tile_window(const float* a, std::size_t lda, std::size_t kh, st
                              const float* bpanel, float* const* out, std::size_t col, std::size_t ncols,
                              const epilogue_k& ep) {
   constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
-  vf<A> acc0[mr], acc1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    acc0[r] = vf<A>(0.f);
-    acc1[r] = vf<A>(0.f);
-  }
+  vf<A> acc0[mr] = {}, acc1[mr] = {};  // value-initialised: zeros
   const float* b = bpanel;
   for (std::size_t ky = 0; ky < kh; ++ky) {
     const float* rows[mr];
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < mr; ++r) rows[r] = a + r * lda + ky * row_stride;
-    for (std::size_t i = 0; i < span; ++i, b += 2 * w) {
-      const vf<A> b0 = vf<A>::load_aligned(b);
-      const vf<A> b1 = vf<A>::load_aligned(b + w);
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < mr; ++r) {
-        const vf<A> ar(rows[r][i]);
-        acc0[r] = xsimd::fma(ar, b0, acc0[r]);
-        acc1[r] = xsimd::fma(ar, b1, acc1[r]);
-      }
-    }
+    for (std::size_t i = 0; i < span; ++i, b += 2 * w)
+      gemm_tile_step<A>(acc0, acc1, b, [&](std::size_t r) { return rows[r][i]; });
   }
   gemm_tile_store<A>(acc0, acc1, out, mr, col, ncols, ep);
 }
