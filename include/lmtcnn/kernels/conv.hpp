@@ -150,7 +150,8 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
 }
 
 /// T neighbouring output pixels (whole windows inside the image) of one channel block, starting at
-/// input column ix0: T independent accumulators, so the FMA chains overlap; one window row at a time
+/// input column ix0: T independent accumulators (3T for T <= 2), so the FMA chains overlap. Every
+/// loop over them is unrolled, the stores too, so they stay in registers. One window row at a time
 /// with its three weights in registers. rows[r] is window row r at the block's first channel, wt the
 /// block's first tap weight (taps cpad apart). For S = 1 or 2 each input vector is loaded once and
 /// feeds every window that covers it; S = 0 means any other stride.
@@ -158,11 +159,17 @@ template <class A, std::size_t T, std::size_t R0, std::size_t NR, std::size_t S>
 LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const float* wt, std::size_t cpad,
                                             std::size_t c, std::size_t stride, std::size_t ix0, float* dst,
                                             const epilogue_k& ep, std::size_t ch, std::size_t lanes) {
-  vf<A> a[T];
+  // one or two pixels are too few FMA chains to hide the FMA latency: each window row then sums
+  // into its own accumulator
+  constexpr std::size_t P = T <= 2 ? 3 : 1;
+  vf<A> acc[P][T];
+#pragma GCC unroll 3
+  for (std::size_t q = 0; q < P; ++q)
 #pragma GCC unroll 8
-  for (std::size_t j = 0; j < T; ++j) a[j] = vf<A>(0.f);
+    for (std::size_t j = 0; j < T; ++j) acc[q][j] = vf<A>(0.f);
 #pragma GCC unroll 3
   for (std::size_t r = R0; r < R0 + NR; ++r) {
+    vf<A>(&a)[T] = acc[P == 1 ? 0 : r];
     const float* p = rows[r] + ix0 * c;
     vf<A> w3[3] = {vf<A>::load_aligned(wt + 3 * r * cpad), vf<A>::load_aligned(wt + (3 * r + 1) * cpad),
                    vf<A>::load_aligned(wt + (3 * r + 2) * cpad)};
@@ -186,11 +193,19 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const floa
       }
     }
   }
+  vf<A>(&a)[T] = acc[P == 1 ? 0 : R0];
+  if constexpr (P > 1) {
+#pragma GCC unroll 3
+    for (std::size_t r = R0 + 1; r < R0 + NR; ++r)
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < T; ++j) a[j] += acc[r][j];
+  }
   apply_n<A>(ep, a, ch);
   if (lanes >= width<A>) {
 #pragma GCC unroll 8
     for (std::size_t j = 0; j < T; ++j) a[j].store_unaligned(dst + j * c);
   } else {
+#pragma GCC unroll 8
     for (std::size_t j = 0; j < T; ++j) store_partial<A>(dst + j * c, a[j], lanes);
   }
 }

@@ -31,12 +31,22 @@ void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t 
   const bool three_quarters = beta == 0.75f;
   for (std::size_t p = 0; p < pixels; ++p) {
     const float* x = in + p * c;
-    for (std::size_t ch = 0; ch < c; ++ch) sq[ch] = x[ch] * x[ch];
+    const std::size_t cv = c / w * w;  // channels covered by whole vectors
+    for (std::size_t ch = 0; ch < cv; ch += w) {
+      const vf<A> v = vf<A>::load_unaligned(x + ch);
+      (v * v).store_unaligned(sq + ch);
+    }
+    for (std::size_t ch = cv; ch < c; ++ch) sq[ch] = x[ch] * x[ch];  // sq stays zero past c
     for (std::size_t ch = 0; ch < c; ch += w) {
-      vf<A> sum(0.f);
-      for (std::size_t d = 0; d <= 2 * radius; ++d)
-        sum += vf<A>::load_unaligned(sq + ch + d - radius);
-      const vf<A> s = xsimd::fma(sum, vf<A>(alpha), vf<A>(bias));
+      // two partial sums halve the chain of dependent adds across the window
+      vf<A> sum0(0.f), sum1(0.f);
+      std::size_t d = 0;
+      for (; d + 2 <= 2 * radius + 1; d += 2) {
+        sum0 += vf<A>::load_unaligned(sq + ch + d - radius);
+        sum1 += vf<A>::load_unaligned(sq + ch + d + 1 - radius);
+      }
+      if (d <= 2 * radius) sum0 += vf<A>::load_unaligned(sq + ch + d - radius);
+      const vf<A> s = xsimd::fma(sum0 + sum1, vf<A>(alpha), vf<A>(bias));
       vf<A> denom;
       if (three_quarters) {
         const vf<A> r = xsimd::sqrt(s);

@@ -29,16 +29,20 @@ template <class A, bool max_pool, std::size_t U>
 inline void pool_vectors(const float* in, std::size_t in_w, std::size_t c, std::size_t y0, std::size_t y1,
                          std::size_t x0, std::size_t x1, std::size_t ch, const vf<A>& inv, float* dst) {
   constexpr std::size_t w = width<A>;
+  // the loops over u are unrolled at every optimisation level, so the accumulators stay in registers
   vf<A> acc[U];
+#pragma GCC unroll 4
   for (std::size_t u = 0; u < U; ++u) acc[u] = vf<A>(max_pool ? -std::numeric_limits<float>::infinity() : 0.f);
   for (std::size_t y = y0; y < y1; ++y)
     for (std::size_t x = x0; x < x1; ++x) {
       const float* src = in + (y * in_w + x) * c + ch;
+#pragma GCC unroll 4
       for (std::size_t u = 0; u < U; ++u) {
         const vf<A> v = vf<A>::load_unaligned(src + u * w);
         acc[u] = max_pool ? xsimd::max(acc[u], v) : acc[u] + v;
       }
     }
+#pragma GCC unroll 4
   for (std::size_t u = 0; u < U; ++u) store_upto<A>(dst + ch + u * w, max_pool ? acc[u] : acc[u] * inv, c - ch - u * w);
 }
 }  // namespace detail
