@@ -116,23 +116,26 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
 }
 
 // ---- depthwise convolution -----------------------------------------------------------------------
-// Contract: filter [kh,kw,c,1] packed tap-major with each tap's c channels zero-padded to cpad =
-// round_up(c) (pack_depthwise). The kernel vectorises over channels; it reads whole vectors of every
-// input pixel's channels (up to one vector past the last channel: slack) and writes only c channels.
+// Contract: filter [kh,kw,c,1] packed by pack_depthwise into blocks of one vector of channels, the
+// c channels zero-padded to cpad = round_up(c): block b holds its taps' vectors one after another, so
+// a block's weights are taps consecutive vectors at wpacked + b * width * taps (constant offsets in
+// the kernel). The kernel vectorises over channels; it reads whole vectors of every input pixel's
+// channels (up to one vector past the last channel: slack) and writes only c channels.
 
 template <class A>
 void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float* dst) {
+  constexpr std::size_t w = width<A>;
   const std::size_t cpad = round_up<A>(c);
-  for (std::size_t t = 0; t < taps; ++t)
-    for (std::size_t ch = 0; ch < cpad; ++ch) dst[t * cpad + ch] = ch < c ? filter[t * c + ch] : 0.f;
+  for (std::size_t b = 0; b < cpad; b += w)
+    for (std::size_t t = 0; t < taps; ++t)
+      for (std::size_t l = 0; l < w; ++l, ++dst) *dst = b + l < c ? filter[t * c + b + l] : 0.f;
 }
 
 namespace detail {
 
 /// Any window, any position: only the taps inside the image.
 template <class A>
-inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* wpacked, std::size_t cpad,
-                             std::size_t ch, std::ptrdiff_t y0, std::ptrdiff_t x0) {
+inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* wpacked, std::size_t ch, std::ptrdiff_t y0, std::ptrdiff_t x0) {
   const std::size_t c = g.in_c;
   const std::ptrdiff_t h = static_cast<std::ptrdiff_t>(g.in_h), wd = static_cast<std::ptrdiff_t>(g.in_w);
   vf<A> acc(0.f);
@@ -143,7 +146,7 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
       const std::ptrdiff_t ix = x0 + static_cast<std::ptrdiff_t>(kx);
       if (ix < 0 || ix >= wd) continue;
       acc = xsimd::fma(vf<A>::load_unaligned(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * c + ch),
-                       vf<A>::load_aligned(wpacked + (ky * g.kw + kx) * cpad + ch), acc);
+                       vf<A>::load_aligned(wpacked + ch * g.kh * g.kw + (ky * g.kw + kx) * width<A>), acc);
     }
   }
   return acc;
@@ -153,11 +156,10 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
 /// input column ix0: T independent accumulators (3T for T <= 2), so the FMA chains overlap. Every
 /// loop over them is unrolled, the stores too, so they stay in registers. One window row at a time
 /// with its three weights in registers. rows[r] is window row r at the block's first channel, wt the
-/// block's first tap weight (taps cpad apart). For S = 1 or 2 each input vector is loaded once and
+/// block's first tap weight (taps one vector apart). For S = 1 or 2 each input vector is loaded once and
 /// feeds every window that covers it; S = 0 means any other stride.
 template <class A, std::size_t T, std::size_t R0, std::size_t NR, std::size_t S>
-LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const float* wt, std::size_t cpad,
-                                            std::size_t c, std::size_t stride, std::size_t ix0, float* dst,
+LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const float* wt, std::size_t c, std::size_t stride, std::size_t ix0, float* dst,
                                             const epilogue_k& ep, std::size_t ch, std::size_t lanes) {
   // one or two pixels are too few FMA chains to hide the FMA latency: each window row then sums
   // into its own accumulator
@@ -171,8 +173,9 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const floa
   for (std::size_t r = R0; r < R0 + NR; ++r) {
     vf<A>(&a)[T] = acc[P == 1 ? 0 : r];
     const float* p = rows[r] + ix0 * c;
-    vf<A> w3[3] = {vf<A>::load_aligned(wt + 3 * r * cpad), vf<A>::load_aligned(wt + (3 * r + 1) * cpad),
-                   vf<A>::load_aligned(wt + (3 * r + 2) * cpad)};
+    constexpr std::size_t w = width<A>;
+    vf<A> w3[3] = {vf<A>::load_aligned(wt + 3 * r * w), vf<A>::load_aligned(wt + (3 * r + 1) * w),
+                   vf<A>::load_aligned(wt + (3 * r + 2) * w)};
 #pragma GCC unroll 3
     for (std::size_t kx = 0; kx < 3; ++kx) keep_in_register<A>(w3[kx]);
     if constexpr (S == 0) {
@@ -220,14 +223,14 @@ void depthwise3x3_edge(const float* const* rows, const float* wpacked, std::size
   constexpr std::size_t w = width<A>;
   const std::ptrdiff_t cc = static_cast<std::ptrdiff_t>(c);
   for (std::size_t ch = 0; ch < cpad; ch += w) {
-    const float* wt = wpacked + ch;
+    const float* wt = wpacked + ch * 9;
     vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
 #pragma GCC unroll 3
     for (std::size_t r = R0; r < R0 + NR; ++r) {
       const float* p = rows[r] + ch;
-      if constexpr (I0) s[r] = xsimd::fma(vf<A>::load_unaligned(p + x0 * cc), vf<A>::load_aligned(wt + 3 * r * cpad), s[r]);
-      if constexpr (I1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + (x0 + 1) * cc), vf<A>::load_aligned(wt + (3 * r + 1) * cpad), s[r]);
-      if constexpr (I2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + (x0 + 2) * cc), vf<A>::load_aligned(wt + (3 * r + 2) * cpad), s[r]);
+      if constexpr (I0) s[r] = xsimd::fma(vf<A>::load_unaligned(p + x0 * cc), vf<A>::load_aligned(wt + 3 * r * w), s[r]);
+      if constexpr (I1) s[r] = xsimd::fma(vf<A>::load_unaligned(p + (x0 + 1) * cc), vf<A>::load_aligned(wt + (3 * r + 1) * w), s[r]);
+      if constexpr (I2) s[r] = xsimd::fma(vf<A>::load_unaligned(p + (x0 + 2) * cc), vf<A>::load_aligned(wt + (3 * r + 2) * w), s[r]);
     }
     vf<A> y[1] = {s[R0]};
 #pragma GCC unroll 3
@@ -275,7 +278,7 @@ inline void depthwise3x3_row(const float* const* rows, const float* wpacked, con
     const std::size_t ix0 = x * stride - g.pad_left;
     for (std::size_t ch = 0; ch < cpad; ch += w) {
       const float* rc[3] = {rows[0] + ch, rows[1] + ch, rows[2] + ch};
-      depthwise3x3_tile<A, T, R0, NR, S>(rc, wpacked + ch, cpad, c, stride, ix0, dst_row + x * c + ch, ep, ch, c - ch);
+      depthwise3x3_tile<A, T, R0, NR, S>(rc, wpacked + ch * 9, c, stride, ix0, dst_row + x * c + ch, ep, ch, c - ch);
     }
   };
   std::size_t ox = 0;
@@ -333,7 +336,7 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
       for (std::size_t ch = 0; ch < cpad; ch += w)
         for (std::size_t ox = 0; ox < g.out_w; ++ox)
           store_upto<A>(dst_row + ox * c + ch,
-                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0,
+                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, ch, y0,
                                                                 static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
                         c - ch);
       continue;
@@ -357,7 +360,7 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
       for (std::size_t ch = 0; ch < cpad; ch += w)
         for (std::size_t ox = 0; ox < g.out_w; ++ox)
           store_upto<A>(dst_row + ox * c + ch,
-                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, cpad, ch, y0,
+                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, ch, y0,
                                                                 static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
                         c - ch);
   }
