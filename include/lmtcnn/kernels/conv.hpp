@@ -260,7 +260,8 @@ inline void depthwise3x3_edge_at(const float* const* rows, const float* wpacked,
 /// One output row of a 3x3 depthwise convolution. Window rows [R0, R0 + NR) lie inside the image:
 /// rows[r] is that input row at channel 0 (the others are never read). S is the horizontal stride
 /// when it is 1 or 2, 0 for any other (g.stride_w). Columns [ox_lo, ox_hi) have their whole window
-/// inside the image: tiles of 8, 4, 2 and 1 pixels; the other columns skip their taps outside the image.
+/// inside the image: tiles of 8, 4, 2 and 1 pixels (the wider ones only while their input fits in L1);
+/// the other columns skip their taps outside the image.
 /// Every channel block of a tile (or edge pixel) is done before the next, so the tile's input
 /// pixels are read whole, in order, and stay in L1 while the blocks pass over them.
 template <class A, std::size_t R0, std::size_t NR, std::size_t S>
@@ -281,10 +282,16 @@ inline void depthwise3x3_row(const float* const* rows, const float* wpacked, con
       depthwise3x3_tile<A, T, R0, NR, S>(rc, wpacked + ch * 9, c, stride, ix0, dst_row + x * c + ch, ep, ch, c - ch);
     }
   };
+  // Tiles of 8 or 4 pixels only where the tile's input (3 rows of stride * (T - 1) + 3 pixels, every
+  // channel) fits a 32 KB L1 cache: it is read once per channel block, so beyond that each block
+  // would fetch it again from L2. A 512-channel stride-2 layer thus runs in tiles of 2 (0.6-0.8 of
+  // the time with tiles of 8), a 256-channel one in tiles of 4 (0.8-0.87).
+  auto fits = [&](std::size_t t) { return 3 * (stride * (t - 1) + 3) * c * sizeof(float) <= 32768; };
+  const bool t8 = fits(8), t4 = fits(4);
   std::size_t ox = 0;
   for (; ox < ox_lo; ++ox) edge(ox);
-  for (; ox + 8 <= ox_hi; ox += 8) tiles(std::integral_constant<std::size_t, 8>(), ox);
-  for (; ox + 4 <= ox_hi; ox += 4) tiles(std::integral_constant<std::size_t, 4>(), ox);
+  for (; t8 && ox + 8 <= ox_hi; ox += 8) tiles(std::integral_constant<std::size_t, 8>(), ox);
+  for (; t4 && ox + 4 <= ox_hi; ox += 4) tiles(std::integral_constant<std::size_t, 4>(), ox);
   for (; ox + 2 <= ox_hi; ox += 2) tiles(std::integral_constant<std::size_t, 2>(), ox);
   for (; ox < ox_hi; ++ox) tiles(std::integral_constant<std::size_t, 1>(), ox);
   for (; ox < g.out_w; ++ox) edge(ox);
@@ -315,7 +322,7 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
 /// oy_end) only (by default all).
 /// Output rows are the outer loop, so the input rows one output row needs stay in cache while every
-/// channel block passes over them. For 3x3 windows, tiles of eight and four output pixels of a row
+/// channel block passes over them. For 3x3 windows, tiles of up to eight output pixels of a row
 /// are computed together (one accumulator each, a window row's three weights in registers), window
 /// rows outside the image are left out at compile time, and the columns at the left and right edges
 /// skip their outside taps.
