@@ -152,6 +152,36 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
     }
 }
 
+/// One depthwise layer on the kernel against the reference (bias, ReLU, per-channel affine).
+template <class A>
+void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, padding p) {
+  const std::string what = std::string(A::name()) + " dw c=" + std::to_string(c) + " " + std::to_string(h) +
+                           "x" + std::to_string(wd) + " k" + std::to_string(k) + " s" + std::to_string(s) +
+                           " " + to_string(p);
+  const tensor<float> x = rnd({1, h, wd, c}), f = rnd({k, k, c, 1}), b = rnd({c}), sc = rnd({c}, 0.5, 2),
+                      sh = rnd({c});
+  const conv2d_params prm{s, s, p};
+  const shape os = ref::depthwise_conv2d_output_shape(x.shape(), f.shape(), prm);
+  epilogue<float> ep;
+  ep.bias = b.view();
+  ep.relu = true;
+  ep.scale = sc.view();
+  ep.shift = sh.view();
+  tensor<float> want(os), got(os);
+  ref::depthwise_conv2d<float>(x.view(), f.view(), prm, want.view(), ep);
+  tensor<float> packed({k * k * static_cast<index_t>(kernels::round_up<A>(static_cast<std::size_t>(c)))});
+  kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(k * k), static_cast<std::size_t>(c),
+                             packed.data());
+  const tensor<float> pb = padded<A>(b, 0), ps = padded<A>(sc, 1), ph = padded<A>(sh, 0);
+  kernels::epilogue_k ek;
+  ek.bias = pb.data();
+  ek.activation = kernels::act::relu;
+  ek.scale = ps.data();
+  ek.shift = ph.data();
+  kernels::depthwise_image<A>(x.data(), geom_of(x.shape(), os, k, k, s, s, p), packed.data(), got.data(), ek);
+  check_close(got, want, static_cast<double>(k * k), what);
+}
+
 TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector width, strides, padding", A, dw_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   for (index_t c : {index_t(1), index_t(3), vw - 1, vw, vw + 1, 2 * vw + 5, index_t(96)})
@@ -160,32 +190,18 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector wid
         for (index_t s : {1, 2, 4})
           for (padding p : {padding::valid, padding::same}) {
             if (c < 1 || (p == padding::valid && (h < k || wd < k))) continue;
-            const std::string what = std::string(A::name()) + " dw c=" + std::to_string(c) + " " + std::to_string(h) +
-                                     "x" + std::to_string(wd) + " k" + std::to_string(k) + " s" + std::to_string(s) +
-                                     " " + to_string(p);
-            const tensor<float> x = rnd({1, h, wd, c}), f = rnd({k, k, c, 1}), b = rnd({c}), sc = rnd({c}, 0.5, 2),
-                                sh = rnd({c});
-            const conv2d_params prm{s, s, p};
-            const shape os = ref::depthwise_conv2d_output_shape(x.shape(), f.shape(), prm);
-            epilogue<float> ep;
-            ep.bias = b.view();
-            ep.relu = true;
-            ep.scale = sc.view();
-            ep.shift = sh.view();
-            tensor<float> want(os), got(os);
-            ref::depthwise_conv2d<float>(x.view(), f.view(), prm, want.view(), ep);
-            tensor<float> packed({k * k * static_cast<index_t>(kernels::round_up<A>(static_cast<std::size_t>(c)))});
-            kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(k * k), static_cast<std::size_t>(c),
-                                       packed.data());
-            const tensor<float> pb = padded<A>(b, 0), ps = padded<A>(sc, 1), ph = padded<A>(sh, 0);
-            kernels::epilogue_k ek;
-            ek.bias = pb.data();
-            ek.activation = kernels::act::relu;
-            ek.scale = ps.data();
-            ek.shift = ph.data();
-            kernels::depthwise_image<A>(x.data(), geom_of(x.shape(), os, k, k, s, s, p), packed.data(), got.data(), ek);
-            check_close(got, want, static_cast<double>(k * k), what);
+            check_depthwise<A>(c, h, wd, k, s, p);
           }
+}
+
+// With many channels a tile of 8 (or 4) pixels would read more than L1 holds, so the kernel takes
+// narrower tiles: 200 channels run in tiles of 8 at stride 1 and of 4 at stride 2, 300 in tiles of 4,
+// 520 in tiles of 2 (and 200, 300, 520 are not multiples of 16).
+TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: wide layers, whose tiles narrow to fit in L1", A, dw_wide_id) {
+  for (index_t c : {index_t(200), index_t(300), index_t(520)})
+    for (const auto& [h, wd] : {std::pair<index_t, index_t>{27, 27}, {14, 13}})
+      for (index_t s : {1, 2})
+        for (padding p : {padding::valid, padding::same}) check_depthwise<A>(c, h, wd, 3, s, p);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, strides, channels", A, pool_id) {
@@ -491,6 +507,7 @@ TEST_CASE("architectures under test") {
 TEST_CASE_TEMPLATE_APPLY(gemm_id, archs);
 TEST_CASE_TEMPLATE_APPLY(conv_id, archs);
 TEST_CASE_TEMPLATE_APPLY(dw_id, archs);
+TEST_CASE_TEMPLATE_APPLY(dw_wide_id, archs);
 TEST_CASE_TEMPLATE_APPLY(pool_id, archs);
 TEST_CASE_TEMPLATE_APPLY(lrn_id, archs);
 TEST_CASE_TEMPLATE_APPLY(fc_id, archs);
