@@ -133,9 +133,18 @@ void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float*
 
 namespace detail {
 
+/// The packed weights of the channel block starting at channel ch (a multiple of the vector width):
+/// its taps' vectors, one after another.
+template <class A>
+LMTCNN_ALWAYS_INLINE const float* depthwise_block(const float* wpacked, std::size_t ch, std::size_t taps) {
+  return wpacked + ch * taps;
+}
+
 /// Any window, any position: only the taps inside the image.
 template <class A>
-inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* wpacked, std::size_t ch, std::ptrdiff_t y0, std::ptrdiff_t x0) {
+inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* wpacked, std::size_t ch,
+                             std::ptrdiff_t y0, std::ptrdiff_t x0) {
+  const float* wt = depthwise_block<A>(wpacked, ch, g.kh * g.kw);
   const std::size_t c = g.in_c;
   const std::ptrdiff_t h = static_cast<std::ptrdiff_t>(g.in_h), wd = static_cast<std::ptrdiff_t>(g.in_w);
   vf<A> acc(0.f);
@@ -146,7 +155,7 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
       const std::ptrdiff_t ix = x0 + static_cast<std::ptrdiff_t>(kx);
       if (ix < 0 || ix >= wd) continue;
       acc = xsimd::fma(vf<A>::load_unaligned(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * c + ch),
-                       vf<A>::load_aligned(wpacked + ch * g.kh * g.kw + (ky * g.kw + kx) * width<A>), acc);
+                       vf<A>::load_aligned(wt + (ky * g.kw + kx) * width<A>), acc);
     }
   }
   return acc;
@@ -159,8 +168,9 @@ inline vf<A> depthwise_pixel(const float* in, const conv_geom& g, const float* w
 /// block's first tap weight (taps one vector apart). For S = 1 or 2 each input vector is loaded once and
 /// feeds every window that covers it; S = 0 means any other stride.
 template <class A, std::size_t T, std::size_t R0, std::size_t NR, std::size_t S>
-LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const float* wt, std::size_t c, std::size_t stride, std::size_t ix0, float* dst,
-                                            const epilogue_k& ep, std::size_t ch, std::size_t lanes) {
+LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const float* wt, std::size_t c,
+                                            std::size_t stride, std::size_t ix0, float* dst, const epilogue_k& ep,
+                                            std::size_t ch, std::size_t lanes) {
   // one or two pixels are too few FMA chains to hide the FMA latency: each window row then sums
   // into its own accumulator
   constexpr std::size_t P = T <= 2 ? 3 : 1;
@@ -223,7 +233,7 @@ void depthwise3x3_edge(const float* const* rows, const float* wpacked, std::size
   constexpr std::size_t w = width<A>;
   const std::ptrdiff_t cc = static_cast<std::ptrdiff_t>(c);
   for (std::size_t ch = 0; ch < cpad; ch += w) {
-    const float* wt = wpacked + ch * 9;
+    const float* wt = depthwise_block<A>(wpacked, ch, 9);
     vf<A> s[3] = {vf<A>(0.f), vf<A>(0.f), vf<A>(0.f)};
 #pragma GCC unroll 3
     for (std::size_t r = R0; r < R0 + NR; ++r) {
@@ -279,7 +289,8 @@ inline void depthwise3x3_row(const float* const* rows, const float* wpacked, con
     const std::size_t ix0 = x * stride - g.pad_left;
     for (std::size_t ch = 0; ch < cpad; ch += w) {
       const float* rc[3] = {rows[0] + ch, rows[1] + ch, rows[2] + ch};
-      depthwise3x3_tile<A, T, R0, NR, S>(rc, wpacked + ch * 9, c, stride, ix0, dst_row + x * c + ch, ep, ch, c - ch);
+      depthwise3x3_tile<A, T, R0, NR, S>(rc, depthwise_block<A>(wpacked, ch, 9), c, stride, ix0, dst_row + x * c + ch,
+                                         ep, ch, c - ch);
     }
   };
   // Tiles of 8 or 4 pixels only where the tile's input (3 rows of stride * (T - 1) + 3 pixels, every
