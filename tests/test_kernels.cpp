@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -178,8 +179,18 @@ void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, pad
   ek.activation = kernels::act::relu;
   ek.scale = ps.data();
   ek.shift = ph.data();
-  kernels::depthwise_image<A>(x.data(), geom_of(x.shape(), os, k, k, s, s, p), packed.data(), got.data(), ek);
+  const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, s, p);
+  kernels::depthwise_image<A>(x.data(), g, packed.data(), got.data(), ek);
   check_close(got, want, static_cast<double>(k * k), what);
+  // in bands of output rows, as threads run it: bands of one row, and bands starting at odd rows
+  // (the kernel takes rows two at a time where it can)
+  if (g.out_h < 3) return;
+  tensor<float> banded(os);
+  const std::size_t cuts[] = {0, 1, 2, g.out_h / 2 | 1, g.out_h};
+  for (std::size_t i = 0; i + 1 < std::size(cuts); ++i)
+    if (cuts[i] < cuts[i + 1])
+      kernels::depthwise_image<A>(x.data(), g, packed.data(), banded.data(), ek, cuts[i], cuts[i + 1]);
+  check_close(banded, want, static_cast<double>(k * k), what + " in bands");
 }
 
 TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector width, strides, padding", A, dw_id) {
