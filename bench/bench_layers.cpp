@@ -1,8 +1,9 @@
 // Per-layer benchmarks of the SIMD kernels on the real layer shapes of LMTCNN-1-1, LMTCNN-2-1 and
 // the face-api.js AgeGenderNet, single thread, with FLOP/s (2 per multiply-accumulate) and bytes/s
-// (activations in + out, plus weights) counters; and the machine's references: the FP32 FMA peak and
-// the read bandwidth of a cache-sized and of a memory-sized buffer. Weights of the memory-bound dense
-// layers rotate through copies larger than the last-level cache, so they are never hot.
+// (activations in + out, plus weights) counters; and the machine's references: the FP32 FMA peak,
+// and the read and the read + write bandwidth of cache-sized and of memory-sized buffers. Weights of
+// the memory-bound dense layers rotate through copies larger than the last-level cache, so they are
+// never hot.
 //   build/bench/bench_layers --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -70,7 +71,33 @@ void read_bandwidth(benchmark::State& s) {
   }
   s.counters["bytes/s"] = benchmark::Counter(static_cast<double>(n) * 4, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(read_bandwidth)->Arg(256 << 10)->Arg(1 << 20)->Arg(256 << 20)->ArgNames({"bytes"});
+BENCHMARK(read_bandwidth)->Arg(256 << 10)->Arg(1 << 20)->Arg(4 << 20)->Arg(256 << 20)->ArgNames({"bytes"});
+
+/// Read one buffer and write another of the same size, as a layer reads its input and writes its
+/// output: `bytes` is both buffers together, and so are the bytes/s.
+void read_write_bandwidth(benchmark::State& s) {
+  const index_t n = s.range(0) / 8;
+  const tensor<float> src = rnd(n, "buffer");
+  tensor<float> dst({n});
+  for (auto _ : s) {
+    using V = k::vf<A>;
+    const float* p = src.data();
+    float* q = dst.data();
+    const std::size_t w = k::width<A>;
+    for (std::size_t i = 0; i + 4 * w <= static_cast<std::size_t>(n); i += 4 * w) {
+      const V a = V::load_aligned(p + i), b = V::load_aligned(p + i + w), c = V::load_aligned(p + i + 2 * w),
+              d = V::load_aligned(p + i + 3 * w);
+      a.store_aligned(q + i);
+      b.store_aligned(q + i + w);
+      c.store_aligned(q + i + 2 * w);
+      d.store_aligned(q + i + 3 * w);
+    }
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  s.counters["bytes/s"] = benchmark::Counter(static_cast<double>(n) * 8, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(read_write_bandwidth)->Arg(256 << 10)->Arg(1 << 20)->Arg(4 << 20)->Arg(256 << 20)->ArgNames({"bytes"});
 
 // ---- convolutions -----------------------------------------------------------------------------------
 
