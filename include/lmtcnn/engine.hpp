@@ -16,6 +16,8 @@
 // connected layers); the results do not depend on the number of threads.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -422,9 +424,11 @@ class engine_net {
 
   /// The shape of value id for batch n.
   shape batched(std::size_t id, std::size_t n) const {
-    std::vector<index_t> dims(shapes_[id].begin(), shapes_[id].end());
+    const shape& s = shapes_[id];
+    std::array<index_t, max_rank> dims{};
+    std::copy(s.begin(), s.end(), dims.begin());
     dims[0] = static_cast<index_t>(n);
-    return shape(dims.begin(), dims.end());
+    return shape(dims.begin(), dims.begin() + s.rank());
   }
 
   /// Lays out every activation of a batch-n call in one arena: each value is live from the layer
