@@ -182,8 +182,8 @@ void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, pad
   const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, s, p);
   kernels::depthwise_image<A>(x.data(), g, packed.data(), got.data(), ek);
   check_close(got, want, static_cast<double>(k * k), what);
-  // in bands of output rows, as threads run it: bands of one row, and bands starting at odd rows
-  // (the kernel takes rows two at a time where it can)
+  // in bands of output rows, as the engine's threads run it: bands of one row, a band that starts at
+  // the top edge's neighbour, and bands that start and end at odd rows
   if (g.out_h < 3) return;
   tensor<float> banded(os);
   const std::size_t cuts[] = {0, 1, 2, g.out_h / 2 | 1, g.out_h};

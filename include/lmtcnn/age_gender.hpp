@@ -162,6 +162,8 @@ class age_gender_estimator {
     std::map<std::string, tensor<float>> out;
 #ifndef LMTCNN_FORCE_REFERENCE
     if (!reference) out = engine_->forward(batch);
+#else
+    (void)reference;  // the reference path is the only one
 #endif
     if (out.empty()) out = reference_->forward(batch);
     const tensor<float>& age = out.at("age");
