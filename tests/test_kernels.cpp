@@ -205,14 +205,27 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector wid
           }
 }
 
-// With many channels a tile of 8 (or 4) pixels would read more than L1 holds, so the kernel takes
-// narrower tiles: 200 channels run in tiles of 8 at stride 1 and of 4 at stride 2, 300 in tiles of 4,
-// 520 in tiles of 2 (and 200, 300, 520 are not multiples of 16).
-TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: wide layers, whose tiles narrow to fit in L1", A, dw_wide_id) {
-  for (index_t c : {index_t(200), index_t(300), index_t(520)})
-    for (const auto& [h, wd] : {std::pair<index_t, index_t>{27, 27}, {14, 13}})
-      for (index_t s : {1, 2})
-        for (padding p : {padding::valid, padding::same}) check_depthwise<A>(c, h, wd, 3, s, p);
+// Where a tile's input pixels would crowd an L1 cache set, the kernel takes narrower tiles
+// (depthwise_tile_width): these layers run in tiles of 8, 4 and 2 pixels at both strides (the test
+// checks that each occurs), and 200 and 520 channels are not multiples of 16.
+TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: wide layers, whose tiles narrow where their pixels share cache sets",
+                          A, dw_wide_id) {
+  struct layer { index_t c, h, wd; };
+  bool seen[3][9] = {};  // [stride][tile width]
+  for (const layer& l : {layer{200, 27, 27}, layer{200, 14, 13}, layer{256, 27, 27}, layer{256, 14, 13},
+                         layer{512, 27, 27}, layer{512, 14, 13}, layer{520, 27, 27}, layer{1024, 7, 9}})
+    for (index_t s : {1, 2}) {
+      const std::size_t t = kernels::depthwise_tile_width<A>(static_cast<std::size_t>(l.wd),
+                                                             static_cast<std::size_t>(l.c), static_cast<std::size_t>(s));
+      REQUIRE((t == 2 || t == 4 || t == 8));
+      seen[s][t] = true;
+      for (padding p : {padding::valid, padding::same}) check_depthwise<A>(l.c, l.h, l.wd, 3, s, p);
+    }
+  for (index_t s : {1, 2})
+    for (std::size_t t : {2, 4, 8}) {
+      INFO(std::string(A::name()), " stride ", s, ": some layer runs in tiles of ", t);
+      CHECK(seen[s][t]);
+    }
 }
 
 TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, strides, channels", A, pool_id) {

@@ -167,6 +167,7 @@ class engine_net {
     tensor<float> mean, divisor;          // channel_normalize
     kernels::epilogue_k ep;
     bool folded = false;                  // this batch norm lives in the previous layer's epilogue
+    std::size_t tile = 0;                 // depthwise: the widest tile of output pixels
   };
 
   static constexpr std::size_t vec = kernels::width<A>;
@@ -250,6 +251,7 @@ class engine_net {
         p.geom = geometry(in, out, f.dim(0), f.dim(1), node.ints[0], node.ints[1], node.ints[2]);
         p.packed = tensor<float>({static_cast<index_t>(f.dim(0) * f.dim(1) * static_cast<index_t>(kernels::round_up<A>(c)))});
         kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(f.dim(0) * f.dim(1)), c, p.packed.data());
+        p.tile = kernels::depthwise_tile_width<A>(p.geom.in_w, c, p.geom.stride_w);
         p.bias = padded(node.tensors.size() > 1 ? w(node.tensors[1]) : nullptr, c, 0.f);
         p.ep.bias = p.bias.data();
         set_act(node.ints[3]);
@@ -590,7 +592,8 @@ class engine_net {
       }
       case op_kind::depthwise_conv2d:
         split_rows(pool, n, p.geom.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned) {
-          kernels::depthwise_image<A>(in + b * in_img, p.geom, p.packed.data(), out + b * out_img, p.ep, r0, r1);
+          kernels::depthwise_image<A>(in + b * in_img, p.geom, p.packed.data(), out + b * out_img, p.ep, r0, r1,
+                                     p.tile);
         });
         break;
       case op_kind::batch_norm:

@@ -131,6 +131,37 @@ void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float*
       for (std::size_t l = 0; l < w; ++l, ++dst) *dst = b + l < c ? filter[t * c + b + l] : 0.f;
 }
 
+/// The widest tile, 8, 4 or 2 output pixels, that depthwise_image takes for a 3x3 layer of c channels
+/// on rows in_w pixels wide at horizontal stride `stride`. A tile reads one vector of channels from
+/// each of its 3 x (stride * (t - 1) + 3) input pixels per channel block; the next block reads the
+/// vectors just after them, mostly in the same cache lines, so those lines must last in L1 from one
+/// block to the next. Lines a multiple of 4 KB apart share one set of the 64-set, 8-way L1 of current
+/// x86 cores, and when c * 4 bytes is a multiple of 1 KB (256, 512, 1024 channels) a tile's pixels
+/// crowd into a few sets: too many there and they evict each other before the next block reads them
+/// again. So the tile is the widest whose lines of one block put at most 9 into any set, counted from
+/// their distances alone (so the choice, and the result's rounding, do not depend on where the image
+/// lies). Measured on Zen 3, in alternating runs, against the next narrower tile: 9 in a set was no
+/// slower (0.94-0.95), 13 or more slower (1.10-1.51: 512 channels at stride 2 in tiles of 8 or 4);
+/// where no set is crowded, tiles of 8 or 4 took 0.72-0.89 of the time of the tiles of 2 that a rule
+/// of "the tile's input must fit in L1" gave 320-960 channels.
+template <class A>
+inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::size_t stride) {
+  constexpr std::size_t line = 64, sets = 64, ways = 8, vbytes = width<A> * sizeof(float);
+  for (std::size_t t : {std::size_t(8), std::size_t(4)}) {
+    const std::size_t cols = stride * (t - 1) + 3;
+    unsigned char count[sets] = {};
+    bool fits = true;
+    for (std::size_t r = 0; r < 3 && fits; ++r)
+      for (std::size_t i = 0; i < cols && fits; ++i) {
+        const std::size_t first = (r * in_w + i) * c * sizeof(float), last = first + vbytes - 1;
+        for (std::size_t l = first / line; l <= last / line; ++l)
+          if (++count[l % sets] > ways + 1) fits = false;
+      }
+    if (fits) return t;
+  }
+  return 2;
+}
+
 namespace detail {
 
 /// The packed weights of the channel block starting at channel ch (a multiple of the vector width):
@@ -270,13 +301,13 @@ inline void depthwise3x3_edge_at(const float* const* rows, const float* wpacked,
 /// One output row of a 3x3 depthwise convolution. Window rows [R0, R0 + NR) lie inside the image:
 /// rows[r] is that input row at channel 0 (the others are never read). S is the horizontal stride
 /// when it is 1 or 2, 0 for any other (g.stride_w). Columns [ox_lo, ox_hi) have their whole window
-/// inside the image: tiles of 8, 4, 2 and 1 pixels (the wider ones only while their input fits in L1);
-/// the other columns skip their taps outside the image.
+/// inside the image: tiles of tmax (8, 4 or 2: depthwise_tile_width), then narrower ones, down to 1
+/// pixel; the other columns skip their taps outside the image.
 /// Every channel block of a tile (or edge pixel) is done before the next, so the tile's input
-/// pixels are read whole, in order, and stay in L1 while the blocks pass over them.
+/// pixels are read whole and in order, each cache line by the blocks that share it one after another.
 template <class A, std::size_t R0, std::size_t NR, std::size_t S>
 inline void depthwise3x3_row(const float* const* rows, const float* wpacked, const conv_geom& g, std::size_t ox_lo,
-                             std::size_t ox_hi, float* dst_row, const epilogue_k& ep) {
+                             std::size_t ox_hi, std::size_t tmax, float* dst_row, const epilogue_k& ep) {
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c, cpad = round_up<A>(c), stride = S == 0 ? g.stride_w : S;
   const std::ptrdiff_t pad_l = static_cast<std::ptrdiff_t>(g.pad_left), in_w = static_cast<std::ptrdiff_t>(g.in_w);
@@ -293,12 +324,7 @@ inline void depthwise3x3_row(const float* const* rows, const float* wpacked, con
                                          ep, ch, c - ch);
     }
   };
-  // Tiles of 8 or 4 pixels only where the tile's input (3 rows of stride * (T - 1) + 3 pixels, every
-  // channel) fits a 32 KB L1 cache: it is read once per channel block, so beyond that each block
-  // would fetch it again from L2. A 512-channel stride-2 layer thus runs in tiles of 2 (0.6-0.8 of
-  // the time with tiles of 8), a 256-channel one in tiles of 4 (0.8-0.87).
-  auto fits = [&](std::size_t t) { return 3 * (stride * (t - 1) + 3) * c * sizeof(float) <= 32768; };
-  const bool t8 = fits(8), t4 = fits(4);
+  const bool t8 = tmax >= 8, t4 = tmax >= 4;
   std::size_t ox = 0;
   for (; ox < ox_lo; ++ox) edge(ox);
   for (; t8 && ox + 8 <= ox_hi; ox += 8) tiles(std::integral_constant<std::size_t, 8>(), ox);
@@ -310,13 +336,14 @@ inline void depthwise3x3_row(const float* const* rows, const float* wpacked, con
 
 template <class A, std::size_t R0, std::size_t NR>
 inline void depthwise3x3_row_any_stride(const float* const* rows, const float* wpacked, const conv_geom& g,
-                                        std::size_t ox_lo, std::size_t ox_hi, float* dst_row, const epilogue_k& ep) {
+                                        std::size_t ox_lo, std::size_t ox_hi, std::size_t tmax, float* dst_row,
+                                        const epilogue_k& ep) {
   if (g.stride_w == 1)
-    depthwise3x3_row<A, R0, NR, 1>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    depthwise3x3_row<A, R0, NR, 1>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
   else if (g.stride_w == 2)
-    depthwise3x3_row<A, R0, NR, 2>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    depthwise3x3_row<A, R0, NR, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
   else
-    depthwise3x3_row<A, R0, NR, 0>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+    depthwise3x3_row<A, R0, NR, 0>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
 }
 
 /// Output indices [lo, hi) along one axis whose whole window lies inside the input.
@@ -331,7 +358,8 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 }  // namespace detail
 
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
-/// oy_end) only (by default all).
+/// oy_end) only (by default all). `tile` is depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w), which
+/// a caller that runs the layer many times computes once (it costs ~0.1-0.2 us); 0 computes it here.
 /// Output rows are the outer loop, so the input rows one output row needs stay in cache while every
 /// channel block passes over them. For 3x3 windows, tiles of up to eight output pixels of a row
 /// are computed together (one accumulator each, a window row's three weights in registers), window
@@ -339,7 +367,7 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 /// skip their outside taps.
 template <class A>
 void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep,
-                     std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
+                     std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1), std::size_t tile = 0) {
   oy_end = std::min(oy_end, g.out_h);
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c, cpad = round_up<A>(c);
@@ -347,6 +375,7 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
   const std::ptrdiff_t in_h = static_cast<std::ptrdiff_t>(g.in_h);
   std::size_t ox_lo, ox_hi;
   detail::window_interior(g.out_w, g.stride_w, g.pad_left, g.kw, g.in_w, ox_lo, ox_hi);
+  const std::size_t tmax = tile != 0 ? tile : depthwise_tile_width<A>(g.in_w, c, g.stride_w);
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
     float* dst_row = out + oy * g.out_w * c;
@@ -367,13 +396,13 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
     for (std::size_t r = r_lo; r < r_hi; ++r)
       rows[r] = in + (static_cast<std::size_t>(y0 + static_cast<std::ptrdiff_t>(r)) * g.in_w) * c;
     if (r_lo == 0 && r_hi == 3)
-      detail::depthwise3x3_row_any_stride<A, 0, 3>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+      detail::depthwise3x3_row_any_stride<A, 0, 3>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else if (r_lo == 1 && r_hi == 3)
-      detail::depthwise3x3_row_any_stride<A, 1, 2>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+      detail::depthwise3x3_row_any_stride<A, 1, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else if (r_lo == 0 && r_hi == 2)
-      detail::depthwise3x3_row_any_stride<A, 0, 2>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+      detail::depthwise3x3_row_any_stride<A, 0, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else if (r_lo == 1 && r_hi == 2)
-      detail::depthwise3x3_row_any_stride<A, 1, 1>(rows, wpacked, g, ox_lo, ox_hi, dst_row, ep);
+      detail::depthwise3x3_row_any_stride<A, 1, 1>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else  // a window that sees at most one row from its edge: rare shapes, the general path
       for (std::size_t ch = 0; ch < cpad; ch += w)
         for (std::size_t ox = 0; ox < g.out_w; ++ox)
