@@ -250,6 +250,10 @@ BENCHMARK(add)->Name("faceapi/add_14x14x128")->Args({14 * 14 * 128});
 BENCHMARK(depthwise)->Name("faceapi/dw_7x7x256")->Args({7, 7, 256, 1});
 BENCHMARK(conv)->Name("faceapi/pw_7x7_256to512")->Args({7, 7, 256, 512, 1, 1, 0});
 BENCHMARK(pool<false>)->Name("faceapi/avgpool_7x7_512")->Args({7, 7, 512, 7, 2, 0});
+// In neither network: 576 channels, a width whose tiles the L1's sets do not narrow (unlike 512;
+// kernels::depthwise_tile_width)
+BENCHMARK(depthwise)->Name("other/dw_3x3s2_27x27x576")->Args({27, 27, 576, 2});
+BENCHMARK(depthwise)->Name("other/dw_14x14x576")->Args({14, 14, 576, 1});
 BENCHMARK(dense)->Name("faceapi/fc_gender_512to2")->Args({512, 2});
 
 }  // namespace
