@@ -141,9 +141,9 @@ void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float*
 /// again. So the tile is the widest whose lines of one block put at most 9 into any set, counted from
 /// their distances alone (so the choice, and the result's rounding, do not depend on where the image
 /// lies). Measured on Zen 3, in alternating runs, against the next narrower tile: 9 in a set was no
-/// slower (0.94-0.95), 13 or more slower (1.10-1.51: 512 channels at stride 2 in tiles of 8 or 4);
-/// where no set is crowded, tiles of 8 or 4 took 0.72-0.89 of the time of the tiles of 2 that a rule
-/// of "the tile's input must fit in L1" gave 320-960 channels.
+/// slower (0.94-0.95), 13 or more slower (1.10-1.51: 512 channels at stride 2 in tiles of 8 or 4).
+/// Where no set is crowded, layers of 320-960 channels took 0.72-0.94 of the time in the wider tiles
+/// than in the narrower ones an earlier rule gave them ("the tile's input must fit in L1").
 template <class A>
 inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::size_t stride) {
   constexpr std::size_t line = 64, sets = 64, ways = 8, vbytes = width<A> * sizeof(float);
