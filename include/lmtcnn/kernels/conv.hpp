@@ -360,6 +360,7 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
 /// oy_end) only (by default all). `tile` is depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w), which
 /// a caller that runs the layer many times computes once (it costs ~0.1-0.2 us); 0 computes it here.
+/// It only sets the widest tile tried: any value gives the same result up to rounding.
 /// Output rows are the outer loop, so the input rows one output row needs stay in cache while every
 /// channel block passes over them. For 3x3 windows, tiles of up to eight output pixels of a row
 /// are computed together (one accumulator each, a window row's three weights in registers), window
