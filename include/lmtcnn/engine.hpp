@@ -581,7 +581,8 @@ class engine_net {
           });
         } else if (g.kh == 1 && g.kw == 1) {
           split_rows(pool, n, g.out_h * g.out_w, kernels::gemm_mr<A>(), [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
-            strided_pointwise(in + b * in_img, g, p, out + b * out_img, scr(wk), r0, r1);
+            kernels::pointwise_strided_image<A>(in + b * in_img, g, p.packed.data(), out + b * out_img, p.ep, scr(wk),
+                                                r0, r1);
           });
         } else {
           split_rows(pool, n, g.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
@@ -630,24 +631,6 @@ class engine_net {
       case op_kind::add: kernels::add_n<A>(in, vals[node.inputs[1]], out, total); break;
       case op_kind::relu: kernels::relu_n<A>(in, out, total); break;
       case op_kind::softmax: kernels::softmax_rows<A>(in, n, in_img, out); break;
-    }
-  }
-
-  /// A 1x1 convolution with stride: the GEMM over the sampled output pixels [begin, end), a tile of
-  /// rows at a time.
-  void strided_pointwise(const float* src, const kernels::conv_geom& g, const prepared& p, float* dst,
-                         float* scratch, std::size_t begin, std::size_t end) const {
-    constexpr std::size_t mr = kernels::gemm_mr<A>();
-    const float* rows[mr];
-    float* outs[mr];
-    for (std::size_t p0 = begin; p0 < end; p0 += mr) {
-      const std::size_t m = std::min(mr, end - p0);
-      for (std::size_t r = 0; r < mr; ++r) {
-        const std::size_t q = p0 + (r < m ? r : 0), oy = q / g.out_w, ox = q % g.out_w;
-        rows[r] = src + ((oy * g.stride_h - g.pad_top) * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
-        outs[r] = dst + q * g.out_c;
-      }
-      kernels::gemm_block<A>(rows, m, g.in_c, p.packed.data(), g.out_c, outs, p.ep, scratch);
     }
   }
 

@@ -115,6 +115,28 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
   if (m > 0) gather_tile(pending, m);
 }
 
+/// A 1x1 convolution with strides (no padding: a 1x1 window never needs any) on one image: the GEMM
+/// over the sampled input pixels, output pixels [begin, end) in row-major order (by default all), a
+/// tile of mr at a time, read in place through row pointers. Scratch: mr * in_c floats.
+template <class A>
+void pointwise_strided_image(const float* in, const conv_geom& g, const float* bpacked, float* out,
+                             const epilogue_k& ep, float* scratch, std::size_t begin = 0,
+                             std::size_t end = static_cast<std::size_t>(-1)) {
+  constexpr std::size_t mr = gemm_mr<A>();
+  end = std::min(end, g.out_h * g.out_w);
+  const float* rows[mr];
+  float* outs[mr];
+  for (std::size_t p0 = begin; p0 < end; p0 += mr) {
+    const std::size_t m = std::min(mr, end - p0);
+    for (std::size_t r = 0; r < mr; ++r) {
+      const std::size_t q = p0 + (r < m ? r : 0), oy = q / g.out_w, ox = q % g.out_w;
+      rows[r] = in + ((oy * g.stride_h - g.pad_top) * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
+      outs[r] = out + q * g.out_c;
+    }
+    gemm_block<A>(rows, m, g.in_c, bpacked, g.out_c, outs, ep, scratch);
+  }
+}
+
 // ---- depthwise convolution -----------------------------------------------------------------------
 // Contract: filter [kh,kw,c,1] packed by pack_depthwise into blocks of one vector of channels, the
 // c channels zero-padded to cpad = round_up(c): block b holds its taps' vectors one after another, so
