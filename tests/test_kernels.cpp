@@ -16,6 +16,7 @@
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "lmtcnn/seeded.hpp"
+#include "kernel_checks.hpp"
 #include "test_archs.hpp"
 
 using namespace lmtcnn;
@@ -23,6 +24,25 @@ using namespace lmtcnn;
 namespace {
 
 using lmtcnn_test::archs;
+using lmtcnn_test::check_close;
+using lmtcnn_test::epilogue_case;
+using lmtcnn_test::epilogue_cases;
+using lmtcnn_test::epilogue_data;
+using lmtcnn_test::measured;
+using lmtcnn_test::odd_ld;
+using lmtcnn_test::poisoned;
+
+// Tolerances, as multiples of (1 + sqrt(reduction)) * (1 + |want|): about ten times the largest error
+// measured on AVX-512, AVX2 and SSE4.2 (AMD Zen 5) and NEON (qemu), which each test case reports.
+constexpr double tol_gemm = 3e-6;       // GEMM and pointwise (measured 2.8e-7)
+constexpr double tol_conv = 4e-6;       // standard convolution (4.1e-7)
+constexpr double tol_depthwise = 1.5e-6;  // (1.6e-7)
+constexpr double tol_pool = 6e-7;       // average pooling (5.6e-8; max pooling is exact)
+constexpr double tol_lrn = 1e-6;        // (9.3e-8)
+constexpr double tol_dense = 1e-6;      // (1.1e-7)
+constexpr double tol_softmax = 5e-7;    // softmax and the per-channel kernels (5.3e-8)
+// whole networks, engine against the reference graph, the reduction term fixed at 512 (1.5e-7)
+constexpr double tol_network = 1.5e-6;
 
 std::uint64_t seed_counter = 1;
 
@@ -30,32 +50,19 @@ tensor<float> rnd(const shape& s, double lo = -1, double hi = 1) {
   return seeded::uniform<float>(s, 20261129, "t" + std::to_string(seed_counter++), lo, hi);
 }
 
-/// |got - want| <= tol * (1 + sqrt(reduction)) * (1 + |want|) for every element.
-void check_close(const tensor<float>& got, const tensor<float>& want, double reduction, const std::string& what,
-                 double tol = 4e-6) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), what);
-  double worst = 0;
-  index_t at = 0;
-  for (index_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], w = want[i];
-    const double allowed = tol * (1 + std::sqrt(reduction)) * (1 + std::abs(w));
-    const double diff = std::abs(g - w);
-    const double excess = diff == 0 ? 0 : diff / allowed;
-    if (!(excess <= worst)) {  // also catches NaN
-      worst = std::isnan(excess) ? 1e30 : excess;
-      at = i;
-    }
-  }
-  CHECK_MESSAGE(worst <= 1.0, what << ": element " << at << " got " << got[at] << " want " << want[at]);
+/// A rows x cols matrix stored with row stride ld, the floats between rows random too (a kernel that
+/// mixes up the stride reads them); the first rows*ld floats of a tensor with slack after them.
+tensor<float> strided(const tensor<float>& m, std::size_t rows, std::size_t cols, std::size_t ld) {
+  tensor<float> t = rnd({static_cast<index_t>(rows * ld)}, -1, 1);
+  for (std::size_t r = 0; r < rows; ++r) std::copy(m.data() + r * cols, m.data() + (r + 1) * cols, t.data() + r * ld);
+  return t;
 }
 
-/// Pads a per-channel vector to whole GEMM panels, as the engine does.
+/// Floats of padding after n per-channel values, to whole GEMM panels (as the engine pads them).
 template <class A>
-tensor<float> padded(const tensor<float>& v, float fill) {
-  const std::size_t n = static_cast<std::size_t>(v.size()), w = 2 * kernels::width<A>;
-  tensor<float> t({static_cast<index_t>((n + w - 1) / w * w)});
-  for (index_t i = 0; i < t.size(); ++i) t[i] = i < v.size() ? v[i] : fill;
-  return t;
+std::size_t panel_pad(index_t n) {
+  const std::size_t w = 2 * kernels::width<A>, u = static_cast<std::size_t>(n);
+  return (u + w - 1) / w * w - u;
 }
 
 kernels::conv_geom geom_of(const shape& in, const shape& out, index_t kh, index_t kw, index_t sh, index_t sw,
@@ -64,55 +71,108 @@ kernels::conv_geom geom_of(const shape& in, const shape& out, index_t kh, index_
   return kernels::conv_geometry(u(in[1]), u(in[2]), u(in[3]), u(out[3]), u(kh), u(kw), u(sh), u(sw), p);
 }
 
+std::string dims(std::initializer_list<index_t> v) {
+  std::string s;
+  for (index_t x : v) s += (s.empty() ? "" : "x") + std::to_string(x);
+  return s;
+}
+
+/// Output rows cut into bands as the engine's threads take them: the first row alone, the second
+/// alone, up to an odd middle row, the rest (empty bands left out).
+std::vector<std::pair<std::size_t, std::size_t>> bands(std::size_t n) {
+  const std::size_t cuts[] = {0, std::min<std::size_t>(1, n), std::min<std::size_t>(2, n), std::max<std::size_t>(std::min(n, n / 2 | 1), std::min<std::size_t>(2, n)), n};
+  std::vector<std::pair<std::size_t, std::size_t>> b;
+  for (std::size_t i = 0; i + 1 < std::size(cuts); ++i)
+    if (cuts[i] < cuts[i + 1]) b.emplace_back(cuts[i], cuts[i + 1]);
+  return b;
+}
+
 }  // namespace
 
-TEST_CASE_TEMPLATE_DEFINE("GEMM / pointwise convolution with every epilogue", A, gemm_id) {
+TEST_CASE_TEMPLATE_DEFINE("GEMM / pointwise convolution: every epilogue, odd leading dimensions, row bands", A, gemm_id) {
   constexpr index_t w = static_cast<index_t>(kernels::width<A>);
   const index_t mr = static_cast<index_t>(kernels::gemm_mr<A>());
   for (index_t m : {index_t(1), index_t(5), mr, mr + 1, index_t(29)})
     for (index_t k : {1, 3, 17, 96})
       for (index_t n : {index_t(1), index_t(3), w - 1, w, w + 1, 2 * w, 2 * w + 3, index_t(50)}) {
         if (n < 1) continue;
-        const std::string what = std::string(A::name()) + " m=" + std::to_string(m) + " k=" + std::to_string(k) +
-                                 " n=" + std::to_string(n);
-        const tensor<float> x = rnd({1, 1, m, k}), f = rnd({1, 1, k, n}), b = rnd({n}), sc = rnd({n}, 0.5, 1.5),
-                            sh = rnd({n});
-        for (int act = 0; act <= 2; ++act) {
-          epilogue<float> ep;
-          ep.bias = b.view();
-          ep.relu = act == 1;
-          ep.scale = sc.view();
-          ep.shift = sh.view();
-          tensor<float> want({1, 1, m, n});
-          if (act == 2) {  // leaky: reference = conv + bias, then x<0 ? 0.1x : x, then affine
-            epilogue<float> e0;
-            e0.bias = b.view();
-            ref::pointwise_conv2d<float>(x.view(), f.view(), {}, want.view(), e0);
-            for (float& v : want) v = v < 0 ? v * 0.1f : v;
-            epilogue<float> e1;
-            e1.scale = sc.view();
-            e1.shift = sh.view();
-            ref::apply_epilogue<float>(tensor<float>(want).view(), e1, want.view());
-          } else {
-            ref::pointwise_conv2d<float>(x.view(), f.view(), {}, want.view(), ep);
-          }
-          tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(k, n))}), got({1, 1, m, n}),
+        const tensor<float> x = rnd({1, 1, m, k}), f = rnd({1, 1, k, n});
+        tensor<float> raw({1, 1, m, n});
+        ref::pointwise_conv2d<float>(x.view(), f.view(), {}, raw.view());
+        const epilogue_data ed(n, panel_pad<A>(n), "gemm" + std::to_string(n));
+        for (bool dense : {true, false}) {
+          // a, b and out with row strides equal to their widths, or odd and larger
+          const std::size_t lda = dense ? std::size_t(k) : odd_ld(std::size_t(k));
+          const std::size_t ldb = dense ? std::size_t(n) : odd_ld(std::size_t(n));
+          const std::size_t ldc = dense ? std::size_t(n) : odd_ld(std::size_t(n));
+          const tensor<float> a = strided(x, std::size_t(m), std::size_t(k), lda);
+          const tensor<float> b = strided(f, std::size_t(k), std::size_t(n), ldb);
+          tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(std::size_t(k), std::size_t(n)))}),
               scratch({mr * k});
-          kernels::pack_gemm_b<A>(f.data(), k, n, n, packed.data());
-          const tensor<float> pb = padded<A>(b, 0), ps = padded<A>(sc, 1), ph = padded<A>(sh, 0);
-          kernels::epilogue_k ek;
-          ek.bias = pb.data();
-          ek.activation = static_cast<kernels::act>(act);
-          ek.alpha = 0.1f;
-          ek.scale = ps.data();
-          ek.shift = ph.data();
-          kernels::gemm<A>(x.data(), m, k, k, packed.data(), n, got.data(), n, ek, scratch.data());
-          check_close(got, want, static_cast<double>(k), what + " act=" + std::to_string(act));
+          kernels::pack_gemm_b<A>(b.data(), std::size_t(k), std::size_t(n), ldb, packed.data());
+          for (const epilogue_case& e : epilogue_cases) {
+            const std::string what = std::string(A::name()) + " gemm m=" + std::to_string(m) + " k=" +
+                                     std::to_string(k) + " n=" + std::to_string(n) + " lda=" + std::to_string(lda) +
+                                     " ldb=" + std::to_string(ldb) + " ldc=" + std::to_string(ldc) + " " + e.name;
+            poisoned out(std::size_t(m), std::size_t(n), ldc);
+            if (dense) {
+              kernels::gemm<A>(a.data(), std::size_t(m), std::size_t(k), lda, packed.data(), std::size_t(n), out.data(),
+                               ldc, ed.kernel(e), scratch.data());
+            } else {  // in bands of rows ending at multiples of mr, as the engine's threads take them
+              for (index_t r0 = 0; r0 < m; r0 += mr * (1 + r0 % 2)) {
+                const index_t r1 = std::min(m, r0 + mr * (1 + r0 % 2));
+                kernels::gemm<A>(a.data() + std::size_t(r0) * lda, std::size_t(r1 - r0), std::size_t(k), lda,
+                                 packed.data(), std::size_t(n), out.data() + std::size_t(r0) * ldc, ldc, ed.kernel(e),
+                                 scratch.data());
+              }
+            }
+            out.check_canaries(what);
+            check_close(out.result(raw.shape()), ed.apply(raw, e), static_cast<double>(k), what, tol_gemm);
+          }
         }
       }
+  measured.report(std::string(A::name()) + " gemm", tol_gemm);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, VALID and SAME, odd sizes", A, conv_id) {
+TEST_CASE_TEMPLATE_DEFINE("pointwise convolution with strides: rows read in place, pixel bands", A, pw_strided_id) {
+  constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
+  struct p_case {
+    index_t h, w, cin, cout, s;
+  };
+  const p_case cases[] = {{7, 9, 3, 5, 2},  {11, 5, vw + 1, vw - 1 > 0 ? vw - 1 : 1, 2}, {8, 8, 17, 2 * vw + 3, 2},
+                          {9, 6, 4, 7, 3},  {56, 56, 32, 64, 2},  // face-api reduction_block_0 expansion_conv
+                          {14, 14, 128, 256, 2}};                 // its exit flow's
+  for (const p_case& c : cases)
+    for (padding p : {padding::valid, padding::same}) {
+      const tensor<float> x = rnd({1, c.h, c.w, c.cin}), f = rnd({1, 1, c.cin, c.cout});
+      const conv2d_params prm{c.s, c.s, p};
+      const shape os = ref::conv2d_output_shape(x.shape(), f.shape(), prm);
+      tensor<float> raw(os);
+      ref::pointwise_conv2d<float>(x.view(), f.view(), prm, raw.view());
+      tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(std::size_t(c.cin), std::size_t(c.cout)))});
+      kernels::pack_gemm_b<A>(f.data(), std::size_t(c.cin), std::size_t(c.cout), std::size_t(c.cout), packed.data());
+      const kernels::conv_geom g = geom_of(x.shape(), os, 1, 1, c.s, c.s, p);
+      tensor<float> scratch({static_cast<index_t>(kernels::gemm_mr<A>()) * c.cin});
+      const epilogue_data ed(c.cout, panel_pad<A>(c.cout), "pws" + std::to_string(c.cout));
+      const std::size_t pixels = g.out_h * g.out_w;
+      for (const epilogue_case& e : epilogue_cases) {
+        const std::string what = std::string(A::name()) + " strided pointwise " + dims({c.h, c.w, c.cin}) + " s" +
+                                 std::to_string(c.s) + " ->" + std::to_string(c.cout) + " " + to_string(p) + " " + e.name;
+        poisoned out(1, static_cast<std::size_t>(os.elements()));
+        // pixels in bands as the engine splits them (multiples of mr, and an odd pixel count)
+        const std::size_t mr = kernels::gemm_mr<A>();
+        const std::size_t cut1 = std::min(pixels, mr), cut2 = std::min(pixels, 2 * mr + 1);
+        for (const auto& [b0, b1] : {std::pair{std::size_t(0), cut1}, {cut1, cut2}, {cut2, pixels}})
+          kernels::pointwise_strided_image<A>(x.data(), g, packed.data(), out.data(), ed.kernel(e), scratch.data(), b0, b1);
+        out.check_canaries(what);
+        check_close(out.result(os), ed.apply(raw, e), static_cast<double>(c.cin), what, tol_gemm);
+      }
+    }
+  measured.report(std::string(A::name()) + " strided pointwise", tol_gemm);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, VALID and SAME, every epilogue, row bands",
+                          A, conv_id) {
   struct c_case {
     index_t h, w, cin, cout, k, s;
   };
@@ -124,17 +184,14 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
                           {34, 34, 3, 16, 3, 1}};   // tiny face detector conv0 (smaller input)
   for (const c_case& c : cases)
     for (padding p : {padding::valid, padding::same}) {
-      const std::string what = std::string(A::name()) + " conv " + std::to_string(c.h) + "x" + std::to_string(c.w) +
-                               "x" + std::to_string(c.cin) + " k" + std::to_string(c.k) + " s" + std::to_string(c.s) +
-                               " ->" + std::to_string(c.cout) + " " + to_string(p);
-      const tensor<float> x = rnd({2, c.h, c.w, c.cin}), f = rnd({c.k, c.k, c.cin, c.cout}), b = rnd({c.cout});
+      const std::string shape_name = std::string(A::name()) + " conv " + dims({c.h, c.w, c.cin}) + " k" +
+                                     std::to_string(c.k) + " s" + std::to_string(c.s) + " ->" + std::to_string(c.cout) +
+                                     " " + to_string(p);
+      const tensor<float> x = rnd({2, c.h, c.w, c.cin}), f = rnd({c.k, c.k, c.cin, c.cout});
       const conv2d_params prm{c.s, c.s, p};
       const shape os = ref::conv2d_output_shape(x.shape(), f.shape(), prm);
-      epilogue<float> ep;
-      ep.bias = b.view();
-      ep.relu = true;
-      tensor<float> want(os), got(os);
-      ref::conv2d<float>(x.view(), f.view(), prm, want.view(), ep);
+      tensor<float> raw(os);
+      ref::conv2d<float>(x.view(), f.view(), prm, raw.view());
       const index_t kk = c.k * c.k * c.cin;
       tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(static_cast<std::size_t>(kk),
                                                                                  static_cast<std::size_t>(c.cout)))});
@@ -142,55 +199,61 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
                               static_cast<std::size_t>(c.cout), packed.data());
       const kernels::conv_geom g = geom_of(x.shape(), os, c.k, c.k, c.s, c.s, p);
       tensor<float> scratch({static_cast<index_t>(kernels::conv2d_scratch_size<A>(g))});
-      const tensor<float> pb = padded<A>(b, 0);
-      kernels::epilogue_k ek;
-      ek.bias = pb.data();
-      ek.activation = kernels::act::relu;
-      for (index_t n = 0; n < 2; ++n)
-        kernels::conv2d_image<A>(x.data() + n * c.h * c.w * c.cin, g, packed.data(),
-                                 got.data() + n * os[1] * os[2] * os[3], ek, scratch.data());
-      check_close(got, want, static_cast<double>(kk), what);
+      const epilogue_data ed(c.cout, panel_pad<A>(c.cout), "conv" + std::to_string(c.cout));
+      const std::size_t in_img = g.in_h * g.in_w * g.in_c, out_img = g.out_h * g.out_w * g.out_c;
+      for (const epilogue_case& e : epilogue_cases) {
+        poisoned out(1, static_cast<std::size_t>(os.elements()));
+        for (std::size_t n = 0; n < 2; ++n)
+          kernels::conv2d_image<A>(x.data() + n * in_img, g, packed.data(), out.data() + n * out_img, ed.kernel(e),
+                                   scratch.data());
+        out.check_canaries(shape_name + " " + e.name);
+        const tensor<float> want = ed.apply(raw, e);
+        check_close(out.result(os), want, static_cast<double>(kk), shape_name + " " + e.name, tol_conv);
+        if (e.affine && e.bias) {  // in bands of output rows, as the engine's threads run it
+          poisoned banded(1, static_cast<std::size_t>(os.elements()));
+          for (std::size_t n = 0; n < 2; ++n)
+            for (const auto& [r0, r1] : bands(g.out_h))
+              kernels::conv2d_image<A>(x.data() + n * in_img, g, packed.data(), banded.data() + n * out_img,
+                                       ed.kernel(e), scratch.data(), r0, r1);
+          banded.check_canaries(shape_name + " in bands");
+          check_close(banded.result(os), want, static_cast<double>(kk), shape_name + " in bands", tol_conv);
+        }
+      }
     }
+  measured.report(std::string(A::name()) + " conv", tol_conv);
 }
 
-/// One depthwise layer on the kernel against the reference (bias, ReLU, per-channel affine).
+/// One depthwise layer on the kernel against the reference, with every epilogue, whole and in bands
+/// of output rows (bands of one row, a band that starts at the top edge's neighbour, and bands that
+/// start and end at odd rows).
 template <class A>
 void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, padding p) {
-  const std::string what = std::string(A::name()) + " dw c=" + std::to_string(c) + " " + std::to_string(h) +
-                           "x" + std::to_string(wd) + " k" + std::to_string(k) + " s" + std::to_string(s) +
-                           " " + to_string(p);
-  const tensor<float> x = rnd({1, h, wd, c}), f = rnd({k, k, c, 1}), b = rnd({c}), sc = rnd({c}, 0.5, 2),
-                      sh = rnd({c});
+  const std::string shape_name = std::string(A::name()) + " dw c=" + std::to_string(c) + " " + dims({h, wd}) + " k" +
+                                 std::to_string(k) + " s" + std::to_string(s) + " " + to_string(p);
+  const tensor<float> x = rnd({1, h, wd, c}), f = rnd({k, k, c, 1});
   const conv2d_params prm{s, s, p};
   const shape os = ref::depthwise_conv2d_output_shape(x.shape(), f.shape(), prm);
-  epilogue<float> ep;
-  ep.bias = b.view();
-  ep.relu = true;
-  ep.scale = sc.view();
-  ep.shift = sh.view();
-  tensor<float> want(os), got(os);
-  ref::depthwise_conv2d<float>(x.view(), f.view(), prm, want.view(), ep);
+  tensor<float> raw(os);
+  ref::depthwise_conv2d<float>(x.view(), f.view(), prm, raw.view());
   tensor<float> packed({k * k * static_cast<index_t>(kernels::round_up<A>(static_cast<std::size_t>(c)))});
-  kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(k * k), static_cast<std::size_t>(c),
-                             packed.data());
-  const tensor<float> pb = padded<A>(b, 0), ps = padded<A>(sc, 1), ph = padded<A>(sh, 0);
-  kernels::epilogue_k ek;
-  ek.bias = pb.data();
-  ek.activation = kernels::act::relu;
-  ek.scale = ps.data();
-  ek.shift = ph.data();
+  kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(k * k), static_cast<std::size_t>(c), packed.data());
+  const epilogue_data ed(c, panel_pad<A>(c), "dw" + std::to_string(c));
   const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, s, p);
-  kernels::depthwise_image<A>(x.data(), g, packed.data(), got.data(), ek);
-  check_close(got, want, static_cast<double>(k * k), what);
-  // in bands of output rows, as the engine's threads run it: bands of one row, a band that starts at
-  // the top edge's neighbour, and bands that start and end at odd rows
-  if (g.out_h < 3) return;
-  tensor<float> banded(os);
-  const std::size_t cuts[] = {0, 1, 2, g.out_h / 2 | 1, g.out_h};
-  for (std::size_t i = 0; i + 1 < std::size(cuts); ++i)
-    if (cuts[i] < cuts[i + 1])
-      kernels::depthwise_image<A>(x.data(), g, packed.data(), banded.data(), ek, cuts[i], cuts[i + 1]);
-  check_close(banded, want, static_cast<double>(k * k), what + " in bands");
+  const std::size_t size = static_cast<std::size_t>(os.elements());
+  for (const epilogue_case& e : epilogue_cases) {
+    poisoned out(1, size);
+    kernels::depthwise_image<A>(x.data(), g, packed.data(), out.data(), ed.kernel(e));
+    out.check_canaries(shape_name + " " + e.name);
+    const tensor<float> want = ed.apply(raw, e);
+    check_close(out.result(os), want, static_cast<double>(k * k), shape_name + " " + e.name, tol_depthwise);
+    if (e.affine && e.bias && g.out_h >= 3) {
+      poisoned banded(1, size);
+      for (const auto& [r0, r1] : bands(g.out_h))
+        kernels::depthwise_image<A>(x.data(), g, packed.data(), banded.data(), ed.kernel(e), r0, r1);
+      banded.check_canaries(shape_name + " in bands");
+      check_close(banded.result(os), want, static_cast<double>(k * k), shape_name + " in bands", tol_depthwise);
+    }
+  }
 }
 
 TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector width, strides, padding", A, dw_id) {
@@ -203,6 +266,7 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector wid
             if (c < 1 || (p == padding::valid && (h < k || wd < k))) continue;
             check_depthwise<A>(c, h, wd, k, s, p);
           }
+  measured.report(std::string(A::name()) + " depthwise", tol_depthwise);
 }
 
 // Where a tile's input pixels would crowd an L1 cache set, the kernel takes narrower tiles
@@ -226,9 +290,10 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: wide layers, whose tiles narro
       INFO(std::string(A::name()), " stride ", s, ": some layer runs in tiles of ", t);
       CHECK(seen[s][t]);
     }
+  measured.report(std::string(A::name()) + " wide depthwise", tol_depthwise);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, strides, channels", A, pool_id) {
+TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, strides, channels, row bands", A, pool_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   for (index_t c : {index_t(1), index_t(3), vw, vw + 1, index_t(96)})
     for (const auto& [h, wd] : {std::pair<index_t, index_t>{7, 7}, {5, 8}, {56, 56}, {27, 27}, {207, 13}})
@@ -240,46 +305,61 @@ TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, stri
           const shape os = ref::pool2d_output_shape(x.shape(), prm);
           const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, s, p);
           for (bool is_max : {true, false}) {
-            tensor<float> want(os), got(os);
+            const std::string what = std::string(A::name()) + (is_max ? " max" : " avg") + " pool c=" +
+                                     std::to_string(c) + " " + dims({h, wd}) + " k" + std::to_string(k) + " s" +
+                                     std::to_string(s) + " " + to_string(p);
+            tensor<float> want(os);
             if (is_max)
               ref::pool_max<float>(x.view(), prm, want.view());
             else
               ref::pool_avg<float>(x.view(), prm, want.view());
+            poisoned out(1, static_cast<std::size_t>(os.elements()));
             for (index_t n = 0; n < 2; ++n) {
               const float* src = x.data() + n * h * wd * c;
-              float* dst = got.data() + n * os[1] * os[2] * c;
-              if (is_max)
-                kernels::pool_image<A, true>(src, g, dst);
-              else
-                kernels::pool_image<A, false>(src, g, dst);
+              float* dst = out.data() + n * os[1] * os[2] * c;
+              // the first image whole, the second in bands of output rows (as the engine's threads run it)
+              for (const auto& [r0, r1] : n == 0 ? std::vector<std::pair<std::size_t, std::size_t>>{{0, g.out_h}}
+                                                 : bands(g.out_h)) {
+                if (is_max)
+                  kernels::pool_image<A, true>(src, g, dst, r0, r1);
+                else
+                  kernels::pool_image<A, false>(src, g, dst, r0, r1);
+              }
             }
-            check_close(got, want, static_cast<double>(k * k),
-                        std::string(A::name()) + (is_max ? " max" : " avg") + " pool c=" + std::to_string(c) + " " +
-                            std::to_string(h) + "x" + std::to_string(wd) + " k" + std::to_string(k) + " s" +
-                            std::to_string(s) + " " + to_string(p));
+            out.check_canaries(what);
+            check_close(out.result(os), want, static_cast<double>(k * k), what, tol_pool);
           }
         }
+  measured.report(std::string(A::name()) + " pooling", tol_pool);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("LRN: window clipped at both ends, radius 0..5, beta 0.75 and 0.5", A, lrn_id) {
+TEST_CASE_TEMPLATE_DEFINE("LRN: window clipped at both ends, radius 0..5, beta 0.75 and 0.5, pixel bands", A, lrn_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   for (index_t c : {index_t(1), index_t(3), index_t(11), index_t(12), vw + 1, index_t(96)})
     for (index_t r : {0, 1, 5})
       for (double beta : {0.75, 0.5}) {
         const tensor<float> x = rnd({1, 3, 5, c}, -4, 4);
         const ref::lrn_params prm{r, 1.0, 1e-2, beta};
-        tensor<float> want(x.shape()), got(x.shape());
+        tensor<float> want(x.shape());
         ref::lrn<float>(x.view(), prm, want.view());
         tensor<float> scratch({static_cast<index_t>(kernels::lrn_scratch_size<A>(static_cast<std::size_t>(c),
                                                                                  static_cast<std::size_t>(r)))});
-        kernels::lrn_pixels<A>(x.data(), 15, static_cast<std::size_t>(c), static_cast<std::size_t>(r), 1.f, 1e-2f,
-                               static_cast<float>(beta), got.data(), scratch.data());
-        check_close(got, want, static_cast<double>(2 * r + 1),
-                    std::string(A::name()) + " lrn c=" + std::to_string(c) + " r=" + std::to_string(r));
+        poisoned out(1, static_cast<std::size_t>(x.size()));
+        // pixels in bands, as the engine's threads take them
+        const std::size_t uc = static_cast<std::size_t>(c);
+        for (const auto& [p0, p1] : bands(15))
+          kernels::lrn_pixels<A>(x.data() + p0 * uc, p1 - p0, uc, static_cast<std::size_t>(r), 1.f, 1e-2f,
+                                 static_cast<float>(beta), out.data() + p0 * uc, scratch.data());
+        const std::string what = std::string(A::name()) + " lrn c=" + std::to_string(c) + " r=" + std::to_string(r) +
+                                 " beta=" + std::to_string(beta);
+        out.check_canaries(what);
+        check_close(out.result(x.shape()), want, static_cast<double>(2 * r + 1), what, tol_lrn);
       }
+  measured.report(std::string(A::name()) + " lrn", tol_lrn);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("fully connected: column counts around the block, LMTCNN's full1", A, fc_id) {
+TEST_CASE_TEMPLATE_DEFINE("fully connected, one row: column counts around the block, LMTCNN's full1, every epilogue",
+                          A, fc_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   const index_t block = 4 * vw;
   struct f_case {
@@ -289,127 +369,181 @@ TEST_CASE_TEMPLATE_DEFINE("fully connected: column counts around the block, LMTC
                           {33, block},    {33, block + 3}, {512, 512},   {512, 8},      {512, 2},
                           {13824, 512}};  // LMTCNN full1
   for (const f_case& c : cases) {
-    const tensor<float> x = rnd({2, c.k}), wt = rnd({c.k, c.m}, -0.05, 0.05), b = rnd({c.m});
-    epilogue<float> ep;
-    ep.bias = b.view();
-    ep.relu = true;
-    tensor<float> want({2, c.m}), got({2, c.m});
-    ref::fully_connected<float>(x.view(), wt.view(), want.view(), ep);
-    const tensor<float> pb = padded<A>(b, 0);
-    kernels::epilogue_k ek;
-    ek.bias = pb.data();
-    ek.activation = kernels::act::relu;
-    for (index_t n = 0; n < 2; ++n)
-      kernels::dense_row<A>(x.data() + n * c.k, static_cast<std::size_t>(c.k), wt.data(), static_cast<std::size_t>(c.m),
-                            got.data() + n * c.m, ek);
-    check_close(got, want, static_cast<double>(c.k),
-                std::string(A::name()) + " fc k=" + std::to_string(c.k) + " m=" + std::to_string(c.m));
+    const tensor<float> x = rnd({2, c.k}), wt = rnd({c.k, c.m}, -0.05, 0.05);
+    tensor<float> raw({2, c.m});
+    ref::fully_connected<float>(x.view(), wt.view(), raw.view());
+    const epilogue_data ed(c.m, panel_pad<A>(c.m), "fc" + std::to_string(c.m));
+    for (const epilogue_case& e : epilogue_cases) {
+      if (c.k == 13824 && !(e.bias && e.affine)) continue;  // full1's length: one epilogue suffices
+      const std::string what = std::string(A::name()) + " fc k=" + std::to_string(c.k) + " m=" + std::to_string(c.m) +
+                               " " + e.name;
+      poisoned out(2, std::size_t(c.m));
+      for (index_t n = 0; n < 2; ++n)
+        kernels::dense_row<A>(x.data() + n * c.k, static_cast<std::size_t>(c.k), wt.data(),
+                              static_cast<std::size_t>(c.m), out.data() + n * c.m, ed.kernel(e));
+      out.check_canaries(what);
+      check_close(out.result({2, c.m}), ed.apply(raw, e), static_cast<double>(c.k), what, tol_dense);
+    }
   }
+  measured.report(std::string(A::name()) + " fc", tol_dense);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once and column ranges", A, fc_rows_id) {
+TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once: column ranges, packed blocks, odd leading dimensions",
+                          A, fc_rows_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   struct f_case {
     index_t k, m;
   };
   const f_case cases[] = {{1, 1}, {7, 3}, {9, vw + 5}, {30, 3 * vw + 1}, {515, 64}, {20, 8 * vw}, {21, 9 * vw + 3},
                           {40, 20 * vw - 1}};
+  int round = 0;
   for (const f_case& c : cases)
     for (index_t rows : {index_t(1), index_t(2), index_t(3), index_t(4), index_t(5), index_t(9)}) {
-      const tensor<float> x = rnd({rows, c.k}), wt = rnd({c.k, c.m}, -0.05, 0.05), b = rnd({c.m});
-      epilogue<float> ep;
-      ep.bias = b.view();
-      tensor<float> want({rows, c.m}), got({rows, c.m});
-      ref::fully_connected<float>(x.view(), wt.view(), want.view(), ep);
-      const tensor<float> pb = padded<A>(b, 0);
-      // columns in ranges ending at multiples of 16 (the engine's split), the last one at m
-      for (index_t j0 = 0; j0 < c.m; j0 += 16) {
-        const index_t j1 = std::min(c.m, j0 + 16 * (1 + j0 % 3));
-        kernels::epilogue_k ek;
-        ek.bias = pb.data() + j0;
-        kernels::dense_rows<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(c.k),
-                               static_cast<std::size_t>(c.k), wt.data() + j0, static_cast<std::size_t>(c.m),
-                               static_cast<std::size_t>(j1 - j0), got.data() + j0, static_cast<std::size_t>(c.m), ek);
-        j0 = j1 - 16;
-      }
-      check_close(got, want, static_cast<double>(c.k),
-                  std::string(A::name()) + " fc rows=" + std::to_string(rows) + " k=" + std::to_string(c.k) +
-                      " m=" + std::to_string(c.m));
-      // packed weights, the column blocks one call at a time (as threads take them)
-      tensor<float> packed({static_cast<index_t>(kernels::packed_dense_size<A>(static_cast<std::size_t>(c.k),
-                                                                                 static_cast<std::size_t>(c.m)))});
-      kernels::pack_dense<A>(wt.data(), static_cast<std::size_t>(c.k), static_cast<std::size_t>(c.m), packed.data());
-      tensor<float> got_p({rows, c.m});
-      kernels::epilogue_k ek;
-      ek.bias = pb.data();
-      for (std::size_t blk = 0; blk < kernels::dense_blocks<A>(static_cast<std::size_t>(c.m)); ++blk)
-        kernels::dense_packed<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(c.k),
-                                 static_cast<std::size_t>(c.k), packed.data(), static_cast<std::size_t>(c.m),
-                                 got_p.data(), static_cast<std::size_t>(c.m), ek, blk, blk + 1);
-      check_close(got_p, want, static_cast<double>(c.k),
-                  std::string(A::name()) + " packed fc rows=" + std::to_string(rows) + " k=" + std::to_string(c.k) +
-                      " m=" + std::to_string(c.m));
-      // ranges of three blocks and all blocks in one call (blocks read in groups, leftovers alone):
-      // every column's sum runs in the same order, so the results are the same to the bit
-      const std::size_t nblocks = kernels::dense_blocks<A>(static_cast<std::size_t>(c.m));
-      for (std::size_t span : {std::size_t(3), nblocks}) {
-        tensor<float> got_g({rows, c.m});
-        for (std::size_t b0 = 0; b0 < nblocks; b0 += span)
-          kernels::dense_packed<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(c.k),
-                                   static_cast<std::size_t>(c.k), packed.data(), static_cast<std::size_t>(c.m),
-                                   got_g.data(), static_cast<std::size_t>(c.m), ek, b0, std::min(nblocks, b0 + span));
-        check_close(got_g, got_p, 1,
-                    std::string(A::name()) + " packed fc, blocks " + std::to_string(span) + " at a time, rows=" +
-                        std::to_string(rows) + " k=" + std::to_string(c.k) + " m=" + std::to_string(c.m),
-                    0);
+      const std::size_t k = std::size_t(c.k), m = std::size_t(c.m), nb = std::size_t(rows);
+      const tensor<float> x0 = rnd({rows, c.k}), wt0 = rnd({c.k, c.m}, -0.05, 0.05);
+      tensor<float> raw({rows, c.m});
+      ref::fully_connected<float>(x0.view(), wt0.view(), raw.view());
+      const epilogue_data ed(c.m, panel_pad<A>(c.m), "fcr" + std::to_string(c.m));
+      // inputs, weights and outputs with row strides equal to their widths, or odd and larger
+      const bool dense = round++ % 2 == 0;
+      const std::size_t ldx = dense ? k : odd_ld(k), ldw = dense ? m : odd_ld(m), ldo = dense ? m : odd_ld(m);
+      const tensor<float> x = strided(x0, nb, k, ldx), wt = strided(wt0, k, m, ldw);
+      tensor<float> packed({static_cast<index_t>(kernels::packed_dense_size<A>(k, m))});
+      kernels::pack_dense<A>(wt0.data(), k, m, packed.data());
+      const std::size_t nblocks = kernels::dense_blocks<A>(m);
+      for (const epilogue_case& e : epilogue_cases) {
+        const std::string what = std::string(A::name()) + " fc rows=" + std::to_string(rows) + " k=" +
+                                 std::to_string(c.k) + " m=" + std::to_string(c.m) + " ldx=" + std::to_string(ldx) +
+                                 " ldw=" + std::to_string(ldw) + " ldo=" + std::to_string(ldo) + " " + e.name;
+        const tensor<float> want = ed.apply(raw, e);
+        // unpacked weights, columns in ranges ending at multiples of 16 (the last one at m)
+        poisoned got(nb, m, ldo);
+        for (std::size_t j0 = 0; j0 < m; j0 += 16) {
+          const std::size_t j1 = std::min(m, j0 + 16 * (1 + j0 % 3));
+          kernels::dense_rows<A>(x.data(), nb, ldx, k, wt.data() + j0, ldw, j1 - j0, got.data() + j0, ldo,
+                                 ed.kernel(e, static_cast<index_t>(j0)));
+          j0 = j1 - 16;
+        }
+        got.check_canaries(what);
+        check_close(got.result({rows, c.m}), want, static_cast<double>(c.k), what, tol_dense);
+        // packed weights, the column blocks one call at a time (as threads take them)
+        poisoned got_p(nb, m, ldo);
+        for (std::size_t blk = 0; blk < nblocks; ++blk)
+          kernels::dense_packed<A>(x.data(), nb, ldx, k, packed.data(), m, got_p.data(), ldo, ed.kernel(e), blk, blk + 1);
+        got_p.check_canaries(what + " packed");
+        const tensor<float> one_by_one = got_p.result({rows, c.m});
+        check_close(one_by_one, want, static_cast<double>(c.k), what + " packed", tol_dense);
+        // ranges of three blocks and all blocks in one call (blocks read in groups, leftovers alone):
+        // every column's sum runs in the same order, so the results are the same to the bit
+        for (std::size_t span : {std::size_t(3), nblocks}) {
+          poisoned got_g(nb, m, ldo);
+          for (std::size_t b0 = 0; b0 < nblocks; b0 += span)
+            kernels::dense_packed<A>(x.data(), nb, ldx, k, packed.data(), m, got_g.data(), ldo, ed.kernel(e), b0,
+                                     std::min(nblocks, b0 + span));
+          got_g.check_canaries(what + " packed, " + std::to_string(span) + " blocks a call");
+          const tensor<float> g = got_g.result({rows, c.m});
+          CHECK_MESSAGE(std::equal(g.begin(), g.end(), one_by_one.begin()),
+                        what << " packed, " << span << " blocks a call: not the bits of one block a call");
+        }
       }
     }
+  measured.report(std::string(A::name()) + " fc rows", tol_dense);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("fully connected on packed weights: LMTCNN full1's reduction length", A, fc_long_id) {
   // k = 13824 (full1), m = 200: groups of blocks and a partial last block, one and two rows at once
   const index_t k = 13824, m = 200;
+  const epilogue_data ed(m, panel_pad<A>(m), "full1");
+  const epilogue_case& e = epilogue_cases[std::size(epilogue_cases) - 1];
   for (index_t rows : {index_t(1), index_t(2), index_t(3)}) {
-    const tensor<float> x = rnd({rows, k}), wt = rnd({k, m}, -0.05, 0.05), b = rnd({m});
-    epilogue<float> ep;
-    ep.bias = b.view();
-    ep.relu = true;
-    tensor<float> want({rows, m}), got({rows, m});
-    ref::fully_connected<float>(x.view(), wt.view(), want.view(), ep);
+    const tensor<float> x = rnd({rows, k}), wt = rnd({k, m}, -0.05, 0.05);
+    tensor<float> raw({rows, m});
+    ref::fully_connected<float>(x.view(), wt.view(), raw.view());
     tensor<float> packed({static_cast<index_t>(kernels::packed_dense_size<A>(static_cast<std::size_t>(k),
                                                                              static_cast<std::size_t>(m)))});
     kernels::pack_dense<A>(wt.data(), static_cast<std::size_t>(k), static_cast<std::size_t>(m), packed.data());
-    const tensor<float> pb = padded<A>(b, 0);
-    kernels::epilogue_k ek;
-    ek.bias = pb.data();
-    ek.activation = kernels::act::relu;
+    poisoned out{std::size_t(rows), std::size_t(m)};
     kernels::dense_packed<A>(x.data(), static_cast<std::size_t>(rows), static_cast<std::size_t>(k),
-                             static_cast<std::size_t>(k), packed.data(), static_cast<std::size_t>(m), got.data(),
-                             static_cast<std::size_t>(m), ek, 0, kernels::dense_blocks<A>(static_cast<std::size_t>(m)));
-    check_close(got, want, static_cast<double>(k), std::string(A::name()) + " full1-length fc rows=" + std::to_string(rows));
+                             static_cast<std::size_t>(k), packed.data(), static_cast<std::size_t>(m), out.data(),
+                             static_cast<std::size_t>(m), ed.kernel(e), 0,
+                             kernels::dense_blocks<A>(static_cast<std::size_t>(m)));
+    const std::string what = std::string(A::name()) + " full1-length fc rows=" + std::to_string(rows);
+    out.check_canaries(what);
+    check_close(out.result({rows, m}), ed.apply(raw, e), static_cast<double>(k), what, tol_dense);
   }
+  measured.report(std::string(A::name()) + " full1-length fc", tol_dense);
 }
 
-TEST_CASE_TEMPLATE_DEFINE("element-wise and statistics kernels", A, misc_id) {
+TEST_CASE_TEMPLATE_DEFINE("element-wise, per-channel and statistics kernels", A, misc_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   for (index_t n : {index_t(1), vw - 1, vw, vw + 1, index_t(1000)}) {
     if (n < 1) continue;
     const tensor<float> a = rnd({1, 1, 1, n}), b = rnd({1, 1, 1, n});
-    tensor<float> want(a.shape()), got(a.shape());
+    const std::size_t un = static_cast<std::size_t>(n);
+    tensor<float> want(a.shape());
     ref::relu<float>(a.view(), want.view());
-    kernels::relu_n<A>(a.data(), got.data(), static_cast<std::size_t>(n));
-    check_close(got, want, 1, std::string(A::name()) + " relu n=" + std::to_string(n), 0);
+    poisoned got(1, un);
+    kernels::relu_n<A>(a.data(), got.data(), un);
+    got.check_canaries(std::string(A::name()) + " relu n=" + std::to_string(n));
+    const tensor<float> r = got.result(a.shape());
+    CHECK_MESSAGE(std::equal(want.begin(), want.end(), r.begin()), A::name() << " relu n=" << n);
     ref::add<float>(a.view(), b.view(), want.view());
-    kernels::add_n<A>(a.data(), b.data(), got.data(), static_cast<std::size_t>(n));
-    check_close(got, want, 1, std::string(A::name()) + " add n=" + std::to_string(n), 0);
+    poisoned sum(1, un);
+    kernels::add_n<A>(a.data(), b.data(), sum.data(), un);
+    sum.check_canaries(std::string(A::name()) + " add n=" + std::to_string(n));
+    const tensor<float> t = sum.result(a.shape());
+    CHECK_MESSAGE(std::equal(want.begin(), want.end(), t.begin()), A::name() << " add n=" << n);
   }
   for (index_t m : {index_t(1), index_t(2), index_t(8), vw + 3}) {
     const tensor<float> x = rnd({3, m}, -10, 10);
-    tensor<float> want(x.shape()), got(x.shape());
+    tensor<float> want(x.shape());
     ref::softmax<float>(x.view(), want.view());
+    poisoned got(3, static_cast<std::size_t>(m));
     kernels::softmax_rows<A>(x.data(), 3, static_cast<std::size_t>(m), got.data());
-    check_close(got, want, static_cast<double>(m), std::string(A::name()) + " softmax m=" + std::to_string(m));
+    got.check_canaries(std::string(A::name()) + " softmax m=" + std::to_string(m));
+    check_close(got.result(x.shape()), want, static_cast<double>(m), std::string(A::name()) + " softmax m=" + std::to_string(m),
+                tol_softmax);
   }
+  // per pixel of c channels: x * scale + shift (batch norm folded), (x - mean) / divisor (input
+  // normalisation), and per-channel sums of deviations (batch statistics), against double arithmetic
+  for (index_t c : {index_t(1), index_t(3), vw, vw + 1, 2 * vw + 5}) {
+    const std::size_t uc = static_cast<std::size_t>(c), pixels = 300;  // more than one 256-pixel block
+    const tensor<float> x = rnd({1, 1, 300, c}, -5, 5);
+    const epilogue_data ed(c, kernels::round_up<A>(uc) - uc, "pc" + std::to_string(c));
+    const std::string what = std::string(A::name()) + " c=" + std::to_string(c);
+    tensor<float> want_affine(x.shape()), want_norm(x.shape());
+    for (index_t i = 0; i < x.size(); ++i) {
+      const index_t ch = i % c;
+      want_affine[i] = static_cast<float>(double(x[i]) * ed.scale[ch] + ed.shift[ch]);
+      want_norm[i] = static_cast<float>((double(x[i]) - ed.shift[ch]) / ed.scale[ch]);
+    }
+    poisoned affine(1, static_cast<std::size_t>(x.size())), norm(1, static_cast<std::size_t>(x.size()));
+    kernels::affine_pixels<A>(x.data(), pixels, uc, ed.scale.data(), ed.shift.data(), affine.data());
+    kernels::normalize_pixels<A>(x.data(), pixels, uc, ed.shift.data(), ed.scale.data(), norm.data());
+    affine.check_canaries(what + " affine_pixels");
+    norm.check_canaries(what + " normalize_pixels");
+    check_close(affine.result(x.shape()), want_affine, 1, what + " affine_pixels", tol_softmax);
+    check_close(norm.result(x.shape()), want_norm, 1, what + " normalize_pixels", tol_softmax);
+    for (bool centred : {false, true}) {
+      std::vector<double> sum(uc + 1, 0.0), sq(uc + 1, 0.0), want_sum(uc, 0.0), want_sq(uc, 0.0);
+      sum[uc] = sq[uc] = 12345;  // past the channels: must stay
+      kernels::channel_moments<A>(x.data(), pixels, uc, centred ? ed.shift.data() : nullptr, sum.data(), sq.data());
+      for (index_t i = 0; i < x.size(); ++i) {
+        const double d = double(x[i]) - (centred ? double(ed.shift[i % c]) : 0.0);
+        want_sum[static_cast<std::size_t>(i % c)] += d;
+        want_sq[static_cast<std::size_t>(i % c)] += d * d;
+      }
+      for (std::size_t ch = 0; ch < uc; ++ch) {
+        INFO(what, " channel_moments", centred ? " centred" : "", " channel ", ch);
+        // float vectors over blocks of 256 pixels: a few float roundings of sums of up to 256 terms
+        CHECK(std::abs(sum[ch] - want_sum[ch]) <= 1e-6 * 256 * 5 * 2);
+        CHECK(std::abs(sq[ch] - want_sq[ch]) <= 1e-6 * want_sq[ch]);
+      }
+      CHECK(sum[uc] == 12345);
+      CHECK(sq[uc] == 12345);
+    }
+  }
+  measured.report(std::string(A::name()) + " softmax and per-channel", tol_softmax);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference graph", A, net_id) {
@@ -442,8 +576,9 @@ TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference
     const auto want = graph_net<float>(c.g, c.w).forward(input.view());
     const auto got = engine_net<A>(c.g, c.w).forward(input.view());
     for (const auto& [name, t] : want)
-      check_close(got.at(name), t, 512, std::string(A::name()) + " " + c.name + " output " + name, 2e-5);
+      check_close(got.at(name), t, 512, std::string(A::name()) + " " + c.name + " output " + name, tol_network);
   }
+  measured.report(std::string(A::name()) + " whole networks", tol_network);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("engine: any thread count gives the same bits; batches and a reused workspace agree", A, threads_id) {
@@ -472,7 +607,7 @@ TEST_CASE_TEMPLATE_DEFINE("engine: any thread count gives the same bits; batches
     const auto serial = net.forward(batch.view());
     const auto want_ref = graph_net<float>(c.g, c.w).forward(batch.view());
     for (const auto& [name, t] : want_ref)
-      check_close(serial.at(name), t, 512, std::string(A::name()) + " " + c.name + " batch 3 " + name, 2e-5);
+      check_close(serial.at(name), t, 512, std::string(A::name()) + " " + c.name + " batch 3 " + name, tol_network);
     typename engine_net<A>::workspace ws;
     for (thread_pool* pool : {&two, &three, static_cast<thread_pool*>(nullptr)}) {
       const std::string what = std::string(A::name()) + " " + c.name + " threads " +
@@ -520,15 +655,18 @@ TEST_CASE_TEMPLATE_DEFINE("engine: any thread count gives the same bits; batches
     CHECK(arena4 >= 4 * input_bytes);
     CHECK(arena4 < 4 * arena);
   }
+  measured.report(std::string(A::name()) + " whole networks in batches", tol_network);
 }
 
-TEST_CASE("architectures under test") {
+TEST_CASE("architectures under test: the engine's default is one of them") {
   const std::string list = lmtcnn_test::arch_names(static_cast<archs*>(nullptr));
   MESSAGE("SIMD architectures tested: " << list << "; the engine's default: " << std::string(simd_arch::name()));
-  CHECK(!list.empty());
+  CHECK_MESSAGE((", " + list + ", ").find(", " + std::string(simd_arch::name()) + ", ") != std::string::npos,
+                "the engine runs " << simd_arch::name() << ", which the kernel tests do not cover");
 }
 
 TEST_CASE_TEMPLATE_APPLY(gemm_id, archs);
+TEST_CASE_TEMPLATE_APPLY(pw_strided_id, archs);
 TEST_CASE_TEMPLATE_APPLY(conv_id, archs);
 TEST_CASE_TEMPLATE_APPLY(dw_id, archs);
 TEST_CASE_TEMPLATE_APPLY(dw_wide_id, archs);
