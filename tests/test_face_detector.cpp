@@ -1,8 +1,10 @@
 // face-api.js's tiny face detector, converted from npm, on real photos, against the boxes
 // face-api.js itself found (tests/data/realdata/detection_reference.json, tiny_face_detector at 416,
-// copied from the shared reference data with its provenance). The JPEG photos are the npm package's
-// demo photos, fetched by the build beside the models; the reference decoded them with jpeg-js, we
-// decode with stb_image, so boxes are compared by IoU (>= 0.9) and scores within 0.02.
+// copied from the shared reference data with its provenance). The reference decoded the JPEGs with
+// jpeg-js; tests/data/realdata/decoded/ holds those exact pixels (lossless PNG) and the astronaut is a
+// PNG, so on those the engine sees face-api.js's own input and is held to the error measured there.
+// The JPEGs themselves (the npm package's demo photos, fetched by the build beside the models) are
+// also run through stb_image, whose pixels differ by a few levels, with limits of their own.
 // Needs LMTCNN_MODEL_DIR holding tiny_face_detector.lmt and faceapi/sample1.jpg ... sample3.jpg.
 #include <doctest/doctest.h>
 
@@ -30,10 +32,20 @@ std::string model_dir() {
 }
 
 struct reference_image {
-  std::string path;
+  std::string path;      ///< as face-api.js read it (JPEG or PNG)
+  std::string lossless;  ///< the exact pixels face-api.js saw, as PNG
   int width = 0, height = 0;
   std::vector<face_detection> faces;
 };
+
+// Limits: on face-api.js's own pixels about ten times the error measured on them (worst IoU
+// 0.999997, worst score difference 1.3e-6, engine on every instruction set and the scalar
+// reference); through stb_image's JPEG decoding, about twice what was measured (IoU 0.992, score 0.008).
+struct limits {
+  double min_iou, max_score_diff;
+};
+constexpr limits lossless_limits{0.99997, 1.5e-5};
+constexpr limits jpeg_limits{0.98, 0.02};
 
 std::vector<reference_image> reference_images() {
   std::ifstream in(data_dir + "/realdata/detection_reference.json");
@@ -46,8 +58,9 @@ std::vector<reference_image> reference_images() {
     reference_image r;
     const std::string name = im.get("image")->str;
     // faceapi_sampleN.jpg is the package's demo/sampleN.jpg (same sha256), fetched by the build
-    r.path = name.rfind("faceapi_", 0) == 0 ? model_dir() + "/faceapi/" + name.substr(8)
-                                             : data_dir + "/realdata/images/" + name;
+    const bool jpeg = name.rfind("faceapi_", 0) == 0;
+    r.path = jpeg ? model_dir() + "/faceapi/" + name.substr(8) : data_dir + "/realdata/images/" + name;
+    r.lossless = jpeg ? data_dir + "/realdata/decoded/" + name.substr(0, name.size() - 4) + "_decoded.png" : r.path;
     r.width = static_cast<int>(im.get("width")->num);
     r.height = static_cast<int>(im.get("height")->num);
     for (const lmtcnn_tools::json& b : im.get("tiny_face_detector_416_boxes_xywh_score")->items)
@@ -58,9 +71,10 @@ std::vector<reference_image> reference_images() {
   return images;
 }
 
-/// Same number of faces; every reference face has a detection with IoU >= 0.9 and a score within 0.02.
+/// Same number of faces; every reference face has a detection with IoU >= lim.min_iou and a score
+/// within lim.max_score_diff. Records the worst of both.
 void check_faces(const reference_image& ref, const std::vector<face_detection>& got, const std::string& path,
-                 double& worst_iou, double& worst_score) {
+                 const limits& lim, double& worst_iou, double& worst_score) {
   INFO(ref.path << " on " << path);
   REQUIRE(got.size() == ref.faces.size());
   for (const face_detection& want : ref.faces) {
@@ -75,8 +89,8 @@ void check_faces(const reference_image& ref, const std::vector<face_detection>& 
     INFO("reference box " << want.box.x << " " << want.box.y << " " << want.box.width << " " << want.box.height
                           << ", got " << match->box.x << " " << match->box.y << " " << match->box.width << " "
                           << match->box.height);
-    CHECK(best >= 0.9);
-    CHECK(std::abs(match->score - want.score) <= 0.02);
+    CHECK(best >= lim.min_iou);
+    CHECK(std::abs(match->score - want.score) <= lim.max_score_diff);
     worst_iou = std::min(worst_iou, best);
     worst_score = std::max(worst_score, std::abs(match->score - want.score));
   }
@@ -87,15 +101,22 @@ void check_faces(const reference_image& ref, const std::vector<face_detection>& 
 
 TEST_CASE("the tiny face detector finds face-api.js's faces on four real photos (engine and scalar reference)") {
   const face_detector det(model_dir() + "/tiny_face_detector.lmt");
-  double worst_iou = 1, worst_score = 0;
+  double worst_iou = 1, worst_score = 0, jpeg_iou = 1, jpeg_score = 0;
   for (const reference_image& ref : reference_images()) {
+    const image exact = load_image(ref.lossless);
+    REQUIRE(exact.width == ref.width);
+    REQUIRE(exact.height == ref.height);
+    check_faces(ref, det.detect(exact), "engine (" + std::string(simd_arch::name()) + "), lossless", lossless_limits,
+                worst_iou, worst_score);
+    check_faces(ref, det.detect(exact, true), "scalar reference, lossless", lossless_limits, worst_iou, worst_score);
     const image img = load_image(ref.path);
     REQUIRE(img.width == ref.width);
-    REQUIRE(img.height == ref.height);
-    check_faces(ref, det.detect(img), "engine (" + std::string(simd_arch::name()) + ")", worst_iou, worst_score);
-    check_faces(ref, det.detect(img, true), "scalar reference", worst_iou, worst_score);
+    check_faces(ref, det.detect(img), "engine (" + std::string(simd_arch::name()) + ")", jpeg_limits, jpeg_iou,
+                jpeg_score);
   }
-  MESSAGE("worst IoU with the reference boxes " << worst_iou << ", worst |score diff| " << worst_score);
+  MESSAGE("on face-api.js's pixels: worst IoU with the reference boxes " << worst_iou << ", worst |score diff| "
+                                                                          << worst_score);
+  MESSAGE("through stb_image: worst IoU " << jpeg_iou << ", worst |score diff| " << jpeg_score);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("every SIMD architecture finds the same faces", A, detector_id) {
@@ -106,13 +127,14 @@ TEST_CASE_TEMPLATE_DEFINE("every SIMD architecture finds the same faces", A, det
   const std::vector<double> anchors = m.meta().at("detector.anchors").ds;
   double worst_iou = 1, worst_score = 0;
   for (const reference_image& ref : reference_images()) {
-    const image img = load_image(ref.path);
+    const image img = load_image(ref.lossless);
     tensor<float> input({1, 416, 416, 3});
     prepare_detector_input(img, tensor_view<float>(input.data(), {416, 416, 3}), 416);
     const tensor<float> grid = net.forward(input.view()).at("boxes");
     check_faces(ref, decode_face_grid(grid.data(), 13, anchors, img.width, img.height, 416, 0.5, 0.4, 1000), A::name(),
-                worst_iou, worst_score);
+                lossless_limits, worst_iou, worst_score);
   }
+  MESSAGE(std::string(A::name()) << " on face-api.js's pixels: worst IoU " << worst_iou << ", worst |score diff| " << worst_score);
 }
 TEST_CASE_TEMPLATE_APPLY(detector_id, lmtcnn_test::archs);
 
@@ -187,6 +209,15 @@ TEST_CASE("bad detector settings and files give clear errors") {
     const auto faces = face_detector(path, o).detect(img);
     INFO("input size " << s);
     REQUIRE(faces.size() >= 1);
-    CHECK(iou(faces[0].box, {163.25, 75.66, 116.04, 110.98}) >= 0.5);
+    // face-api.js's box is for 416: another input size gives another box (measured IoU 0.78 at 320,
+    // 0.95 at 608), so this only checks that the face is found ...
+    CHECK(iou(faces[0].box, {163.25, 75.66, 116.04, 110.98}) >= 0.7);
+    // ... and the engine's boxes equal the scalar reference path's at that size
+    const auto ref_faces = face_detector(path, o).detect(img, true);
+    REQUIRE(ref_faces.size() == faces.size());
+    for (std::size_t i = 0; i < faces.size(); ++i) {
+      CHECK(iou(faces[i].box, ref_faces[i].box) >= lossless_limits.min_iou);
+      CHECK(std::abs(faces[i].score - ref_faces[i].score) <= lossless_limits.max_score_diff);
+    }
   }
 }

@@ -126,16 +126,19 @@ void check_case(const golden_case& c, double prob_tol, double logit_tol, bool re
 
 }  // namespace
 
-TEST_CASE("LMTCNN float64 equals PyTorch float64") {
-  for (const golden_case& c : read_goldens()) check_case<double>(c, 1e-10, 1e-9);
+// Limits about ten times the largest difference measured (x86-64 and AArch64): float64 3.4e-14 in
+// probabilities and 1.9e-13 in logits; the float32 reference, which sums in double, 1.6e-7 and
+// 5.7e-7; the engine, which sums in float, 2.3e-6 and 1.0e-5.
+TEST_CASE("LMTCNN float64 equals PyTorch float64 (within 5e-13 in probabilities, 2e-12 in logits)") {
+  for (const golden_case& c : read_goldens()) check_case<double>(c, 5e-13, 2e-12);
 }
 
-TEST_CASE("LMTCNN float32 is within 1e-5 (probabilities) and 1e-4 (logits) of PyTorch float64") {
-  for (const golden_case& c : read_goldens()) check_case<float>(c, 1e-5, 1e-4);
+TEST_CASE("LMTCNN float32 on the reference ops is within 1.5e-6 (probabilities) and 6e-6 (logits) of PyTorch float64") {
+  for (const golden_case& c : read_goldens()) check_case<float>(c, 1.5e-6, 6e-6);
 }
 
 #ifndef LMTCNN_FORCE_REFERENCE
-TEST_CASE("LMTCNN float32 on the SIMD engine is within 1e-5 (probabilities) and 1e-4 (logits) of PyTorch float64") {
-  for (const golden_case& c : read_goldens()) check_case<float>(c, 1e-5, 1e-4, false);
+TEST_CASE("LMTCNN float32 on the SIMD engine is within 2e-5 (probabilities) and 1e-4 (logits) of PyTorch float64") {
+  for (const golden_case& c : read_goldens()) check_case<float>(c, 2e-5, 1e-4, false);
 }
 #endif

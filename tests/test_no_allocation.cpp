@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include "lmtcnn/engine.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
@@ -80,6 +82,37 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 
 using namespace lmtcnn;
 
+// Positive controls: the counter sees an allocation of each form, and a first call, which plans its
+// workspace, allocates the arena (more than its outputs); a counter that stopped counting fails here.
+TEST_CASE("the allocation counter counts") {
+  allocations = 0;
+  allocated_bytes = 0;
+  counting = true;
+  {
+    auto* plain = new std::vector<float>(1000);
+    const auto aligned = std::make_unique<tensor<float>>(shape{10, 10});
+    auto* nothrow = new (std::nothrow) char[100];
+    delete[] nothrow;
+    delete plain;
+  }
+  counting = false;
+  // the vector object, its 1000 floats, the tensor object, its aligned storage, the char array
+  CHECK(allocations.load() >= 5);
+  CHECK(allocated_bytes.load() >= 4000 + 400 + 100);
+
+  const graph g = lmtcnn_graph(lmtcnn_variant::v1_1, batch_norm_mode::moving_average);
+  const engine_net<> net(g, lmtcnn_seeded_weights<float>(lmtcnn_variant::v1_1, 2));
+  const tensor<float> input = seeded::pixels<float>({1, 227, 227, 3}, 5, "input");
+  engine_net<>::workspace ws;
+  allocations = 0;
+  allocated_bytes = 0;
+  counting = true;
+  const auto out = net.forward(input.view(), ws);  // plans the arena
+  counting = false;
+  CHECK(allocations.load() > 3 * out.size());
+  CHECK(allocated_bytes.load() >= net.arena_bytes(1));
+}
+
 TEST_CASE("a planned forward call allocates only its outputs") {
   struct net_case {
     std::string name;
@@ -115,6 +148,8 @@ TEST_CASE("a planned forward call allocates only its outputs") {
         const std::string what = c.name + " batch " + std::to_string(c.batch) + (p ? " with a pool" : "");
         // each output: its tensor, its map node and its name; plus a little for rounding and alignment
         CHECK_MESSAGE(allocations.load() <= 3 * out.size(), what << ": " << allocations.load() << " allocations");
+        CHECK_MESSAGE(allocations.load() >= out.size(), what << ": the outputs' own allocations were not counted");
+        CHECK(allocated_bytes.load() >= output_bytes);
         CHECK_MESSAGE(allocated_bytes.load() <= output_bytes + out.size() * 256,
                       what << ": " << allocated_bytes.load() << " bytes allocated for " << output_bytes
                            << " bytes of outputs (activations: " << net.arena_bytes(static_cast<std::size_t>(c.batch))
