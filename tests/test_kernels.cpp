@@ -34,13 +34,13 @@ using lmtcnn_test::poisoned;
 
 // Tolerances, as multiples of (1 + sqrt(reduction)) * (1 + |want|): about ten times the largest error
 // measured on AVX-512, AVX2 and SSE4.2 (AMD Zen 5) and NEON (qemu), which each test case reports.
-constexpr double tol_gemm = 3e-6;       // GEMM and pointwise (measured 2.8e-7)
-constexpr double tol_conv = 4e-6;       // standard convolution (4.1e-7)
+constexpr double tol_gemm = 3e-6;         // GEMM and pointwise (measured 2.8e-7)
+constexpr double tol_conv = 4e-6;         // standard convolution (4.1e-7)
 constexpr double tol_depthwise = 1.5e-6;  // (1.6e-7)
-constexpr double tol_pool = 6e-7;       // average pooling (5.6e-8; max pooling is exact)
-constexpr double tol_lrn = 1e-6;        // (9.3e-8)
-constexpr double tol_dense = 1e-6;      // (1.1e-7)
-constexpr double tol_softmax = 5e-7;    // softmax and the per-channel kernels (5.3e-8)
+constexpr double tol_pool = 6e-7;         // average pooling (5.6e-8; max pooling is exact)
+constexpr double tol_lrn = 1.5e-6;        // (1.4e-7 on NEON, 9.3e-8 on x86)
+constexpr double tol_dense = 1e-6;        // (1.1e-7)
+constexpr double tol_softmax = 8e-7;      // softmax and the per-channel kernels (8.3e-8 on NEON, 5.3e-8 on x86)
 // whole networks, engine against the reference graph, the reduction term fixed at 512 (1.5e-7)
 constexpr double tol_network = 1.5e-6;
 
