@@ -137,27 +137,28 @@ TEST_CASE_TEMPLATE_DEFINE("GEMM / pointwise convolution: every epilogue, odd lea
 TEST_CASE_TEMPLATE_DEFINE("pointwise convolution with strides: rows read in place, pixel bands", A, pw_strided_id) {
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   struct p_case {
-    index_t h, w, cin, cout, s;
+    index_t h, w, cin, cout, sh, sw;
   };
-  const p_case cases[] = {{7, 9, 3, 5, 2},  {11, 5, vw + 1, vw - 1 > 0 ? vw - 1 : 1, 2}, {8, 8, 17, 2 * vw + 3, 2},
-                          {9, 6, 4, 7, 3},  {56, 56, 32, 64, 2},  // face-api reduction_block_0 expansion_conv
-                          {14, 14, 128, 256, 2}};                 // its exit flow's
+  const p_case cases[] = {{7, 9, 3, 5, 2, 2},  {11, 5, vw + 1, vw - 1 > 0 ? vw - 1 : 1, 2, 2}, {8, 8, 17, 2 * vw + 3, 2, 2},
+                          {9, 6, 4, 7, 3, 3},  {9, 8, 5, 7, 2, 1}, {10, 11, 3, vw + 1, 1, 3},  // strides unequal
+                          {56, 56, 32, 64, 2, 2},  // face-api reduction_block_0 expansion_conv
+                          {14, 14, 128, 256, 2, 2}};  // its exit flow's
   for (const p_case& c : cases)
     for (padding p : {padding::valid, padding::same}) {
       const tensor<float> x = rnd({1, c.h, c.w, c.cin}), f = rnd({1, 1, c.cin, c.cout});
-      const conv2d_params prm{c.s, c.s, p};
+      const conv2d_params prm{c.sh, c.sw, p};
       const shape os = ref::conv2d_output_shape(x.shape(), f.shape(), prm);
       tensor<float> raw(os);
       ref::pointwise_conv2d<float>(x.view(), f.view(), prm, raw.view());
       tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(std::size_t(c.cin), std::size_t(c.cout)))});
       kernels::pack_gemm_b<A>(f.data(), std::size_t(c.cin), std::size_t(c.cout), std::size_t(c.cout), packed.data());
-      const kernels::conv_geom g = geom_of(x.shape(), os, 1, 1, c.s, c.s, p);
+      const kernels::conv_geom g = geom_of(x.shape(), os, 1, 1, c.sh, c.sw, p);
       tensor<float> scratch({static_cast<index_t>(kernels::gemm_mr<A>()) * c.cin});
       const epilogue_data ed(c.cout, panel_pad<A>(c.cout), "pws" + std::to_string(c.cout));
       const std::size_t pixels = g.out_h * g.out_w;
       for (const epilogue_case& e : epilogue_cases) {
         const std::string what = std::string(A::name()) + " strided pointwise " + dims({c.h, c.w, c.cin}) + " s" +
-                                 std::to_string(c.s) + " ->" + std::to_string(c.cout) + " " + to_string(p) + " " + e.name;
+                                 dims({c.sh, c.sw}) + " ->" + std::to_string(c.cout) + " " + to_string(p) + " " + e.name;
         poisoned out(1, static_cast<std::size_t>(os.elements()));
         // pixels in bands as the engine splits them (multiples of mr, and an odd pixel count)
         const std::size_t mr = kernels::gemm_mr<A>();
@@ -175,29 +176,32 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
                           A, conv_id) {
   struct c_case {
     index_t h, w, cin, cout, k, s;
+    index_t kw = 0, sw = 0;  // window width and horizontal stride when they differ from k and s
   };
   constexpr index_t vw = static_cast<index_t>(kernels::width<A>);
   const c_case cases[] = {{7, 9, 3, 5, 3, 1},      {11, 5, 1, vw + 1, 3, 2}, {9, 9, 3, 2 * vw, 7, 4},
                           {13, 10, 5, vw - 1, 7, 4}, {6, 6, 2, 3, 1, 2},       {5, 4, 3, 96, 3, 2},
+                          {9, 12, 3, 5, 3, 2, 5, 1}, {10, 13, 2, vw + 1, 2, 1, 3, 3},  // unequal windows and strides
                           {227, 227, 3, 96, 7, 4},  // LMTCNN conv1
                           {112, 112, 3, 32, 3, 2},  // face-api conv_in
                           {34, 34, 3, 16, 3, 1}};   // tiny face detector conv0 (smaller input)
   for (const c_case& c : cases)
     for (padding p : {padding::valid, padding::same}) {
+      const index_t kw = c.kw ? c.kw : c.k, sw = c.sw ? c.sw : c.s;
       const std::string shape_name = std::string(A::name()) + " conv " + dims({c.h, c.w, c.cin}) + " k" +
-                                     std::to_string(c.k) + " s" + std::to_string(c.s) + " ->" + std::to_string(c.cout) +
-                                     " " + to_string(p);
-      const tensor<float> x = rnd({2, c.h, c.w, c.cin}), f = rnd({c.k, c.k, c.cin, c.cout});
-      const conv2d_params prm{c.s, c.s, p};
+                                     dims({c.k, kw}) + " s" + dims({c.s, sw}) + " ->" + std::to_string(c.cout) + " " +
+                                     to_string(p);
+      const tensor<float> x = rnd({2, c.h, c.w, c.cin}), f = rnd({c.k, kw, c.cin, c.cout});
+      const conv2d_params prm{c.s, sw, p};
       const shape os = ref::conv2d_output_shape(x.shape(), f.shape(), prm);
       tensor<float> raw(os);
       ref::conv2d<float>(x.view(), f.view(), prm, raw.view());
-      const index_t kk = c.k * c.k * c.cin;
+      const index_t kk = c.k * kw * c.cin;
       tensor<float> packed({static_cast<index_t>(kernels::packed_gemm_b_size<A>(static_cast<std::size_t>(kk),
                                                                                  static_cast<std::size_t>(c.cout)))});
       kernels::pack_gemm_b<A>(f.data(), static_cast<std::size_t>(kk), static_cast<std::size_t>(c.cout),
                               static_cast<std::size_t>(c.cout), packed.data());
-      const kernels::conv_geom g = geom_of(x.shape(), os, c.k, c.k, c.s, c.s, p);
+      const kernels::conv_geom g = geom_of(x.shape(), os, c.k, kw, c.s, sw, p);
       tensor<float> scratch({static_cast<index_t>(kernels::conv2d_scratch_size<A>(g))});
       const epilogue_data ed(c.cout, panel_pad<A>(c.cout), "conv" + std::to_string(c.cout));
       const std::size_t in_img = g.in_h * g.in_w * g.in_c, out_img = g.out_h * g.out_w * g.out_c;
@@ -227,18 +231,19 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
 /// of output rows (bands of one row, a band that starts at the top edge's neighbour, and bands that
 /// start and end at odd rows).
 template <class A>
-void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, padding p) {
+void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, padding p, index_t sw = 0) {
+  if (sw == 0) sw = s;  // the horizontal stride, when it differs
   const std::string shape_name = std::string(A::name()) + " dw c=" + std::to_string(c) + " " + dims({h, wd}) + " k" +
-                                 std::to_string(k) + " s" + std::to_string(s) + " " + to_string(p);
+                                 std::to_string(k) + " s" + dims({s, sw}) + " " + to_string(p);
   const tensor<float> x = rnd({1, h, wd, c}), f = rnd({k, k, c, 1});
-  const conv2d_params prm{s, s, p};
+  const conv2d_params prm{s, sw, p};
   const shape os = ref::depthwise_conv2d_output_shape(x.shape(), f.shape(), prm);
   tensor<float> raw(os);
   ref::depthwise_conv2d<float>(x.view(), f.view(), prm, raw.view());
   tensor<float> packed({k * k * static_cast<index_t>(kernels::round_up<A>(static_cast<std::size_t>(c)))});
   kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(k * k), static_cast<std::size_t>(c), packed.data());
   const epilogue_data ed(c, panel_pad<A>(c), "dw" + std::to_string(c));
-  const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, s, p);
+  const kernels::conv_geom g = geom_of(x.shape(), os, k, k, s, sw, p);
   const std::size_t size = static_cast<std::size_t>(os.elements());
   for (const epilogue_case& e : epilogue_cases) {
     poisoned out(1, size);
@@ -266,6 +271,11 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector wid
             if (c < 1 || (p == padding::valid && (h < k || wd < k))) continue;
             check_depthwise<A>(c, h, wd, k, s, p);
           }
+  // unequal strides: the 3x3 rows at horizontal strides 1, 2 and 3 under vertical strides 2 and 1
+  for (index_t c : {index_t(3), vw + 1})
+    for (padding p : {padding::valid, padding::same})
+      for (const auto& [s, sw] : {std::pair<index_t, index_t>{2, 1}, {1, 2}, {2, 3}})
+        for (index_t k : {3, 5}) check_depthwise<A>(c, 11, 12, k, s, p, sw);
   measured.report(std::string(A::name()) + " depthwise", tol_depthwise);
 }
 
@@ -330,6 +340,30 @@ TEST_CASE_TEMPLATE_DEFINE("max and average pooling: windows over the edges, stri
             check_close(out.result(os), want, static_cast<double>(k * k), what, tol_pool);
           }
         }
+  // unequal windows and strides
+  for (padding p : {padding::valid, padding::same}) {
+    const tensor<float> x = rnd({1, 11, 12, vw + 1}, -3, -1);
+    for (const pool2d_params& prm : {pool2d_params{3, 2, 2, 1, p}, pool2d_params{2, 3, 1, 2, p}}) {
+      const shape os = ref::pool2d_output_shape(x.shape(), prm);
+      const kernels::conv_geom g = geom_of(x.shape(), os, prm.window_h, prm.window_w, prm.stride_h, prm.stride_w, p);
+      for (bool is_max : {true, false}) {
+        tensor<float> want(os);
+        poisoned out(1, static_cast<std::size_t>(os.elements()));
+        if (is_max) {
+          ref::pool_max<float>(x.view(), prm, want.view());
+          kernels::pool_image<A, true>(x.data(), g, out.data());
+        } else {
+          ref::pool_avg<float>(x.view(), prm, want.view());
+          kernels::pool_image<A, false>(x.data(), g, out.data());
+        }
+        const std::string what = std::string(A::name()) + (is_max ? " max" : " avg") + " pool k" +
+                                 dims({prm.window_h, prm.window_w}) + " s" + dims({prm.stride_h, prm.stride_w}) + " " +
+                                 to_string(p);
+        out.check_canaries(what);
+        check_close(out.result(os), want, 6, what, tol_pool);
+      }
+    }
+  }
   measured.report(std::string(A::name()) + " pooling", tol_pool);
 }
 
