@@ -31,6 +31,7 @@
 
 #include "lmtcnn/graph.hpp"
 #include "lmtcnn/kernels/conv.hpp"
+#include "lmtcnn/kernels/depthwise.hpp"
 #include "lmtcnn/kernels/gemm.hpp"
 #include "lmtcnn/kernels/misc.hpp"
 #include "lmtcnn/kernels/pool.hpp"
