@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include <lmtcnn/age_gender.hpp>
-#include <lmtcnn/face_detector.hpp>
-#include <lmtcnn/faces.hpp>
-#include <lmtcnn/seeded.hpp>
+#include <lmtcnn/face/age_gender.hpp>
+#include <lmtcnn/face/face_detector.hpp>
+#include <lmtcnn/face/face_analyzer.hpp>
+#include <lmtcnn/core/seeded.hpp>
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include <type_traits>
 #include <vector>
 
-#include <lmtcnn/engine.hpp>
-#include <lmtcnn/seeded.hpp>
+#include <lmtcnn/engine/engine.hpp>
+#include <lmtcnn/core/seeded.hpp>
 
 namespace {
 

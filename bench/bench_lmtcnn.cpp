@@ -5,7 +5,7 @@
 //   build/bench/bench_lmtcnn --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <lmtcnn/engine.hpp>
+#include <lmtcnn/engine/engine.hpp>
 #include <lmtcnn/nets/faceapi.hpp>
 #include <lmtcnn/nets/lmtcnn.hpp>
 

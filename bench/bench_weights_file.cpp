@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include <lmtcnn/model.hpp>
+#include <lmtcnn/engine/model.hpp>
 #include <lmtcnn/nets/lmtcnn.hpp>
 
 namespace {

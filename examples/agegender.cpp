@@ -20,8 +20,8 @@
 
 #include <unistd.h>
 
-#include <lmtcnn/faces.hpp>
-#include <lmtcnn/image_io.hpp>
+#include <lmtcnn/face/face_analyzer.hpp>
+#include <lmtcnn/io/image_io.hpp>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC

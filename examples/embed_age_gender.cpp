@@ -5,7 +5,7 @@
 #include <exception>
 #include <string>
 
-#include <lmtcnn/age_gender.hpp>
+#include <lmtcnn/face/age_gender.hpp>
 
 int main(int argc, char** argv) {
   std::string model;

@@ -12,7 +12,7 @@
 #define STB_IMAGE_STATIC
 #include <stb_image.h>
 
-#include <lmtcnn/image.hpp>
+#include <lmtcnn/io/resize.hpp>
 #include <lmtcnn/nets/lmtcnn.hpp>
 
 namespace {

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "lmtcnn/kernels/common.hpp"
-#include "lmtcnn/seeded.hpp"
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/core/seeded.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 namespace lmtcnn_test {
 

@@ -2,8 +2,8 @@
 // with seeded weights: shared by the weight-file tests and the fuzzers' seed generator.
 #pragma once
 
-#include "lmtcnn/graph.hpp"
-#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/core/seeded.hpp"
 
 namespace lmtcnn_test {
 

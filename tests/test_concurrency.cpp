@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "lmtcnn/age_gender.hpp"
-#include "lmtcnn/face_detector.hpp"
+#include "lmtcnn/face/age_gender.hpp"
+#include "lmtcnn/face/face_detector.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/core/seeded.hpp"
 
 using namespace lmtcnn;
 

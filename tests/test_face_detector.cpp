@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "json.hpp"
-#include "lmtcnn/engine.hpp"
-#include "lmtcnn/face_detector.hpp"
+#include "lmtcnn/engine/engine.hpp"
+#include "lmtcnn/face/face_detector.hpp"
 #include "test_archs.hpp"
 
 using namespace lmtcnn;

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "json.hpp"
-#include "lmtcnn/age_gender.hpp"
-#include "lmtcnn/engine.hpp"
+#include "lmtcnn/face/age_gender.hpp"
+#include "lmtcnn/engine/engine.hpp"
 #include "test_archs.hpp"
 
 using namespace lmtcnn;

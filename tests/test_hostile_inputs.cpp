@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "lmtcnn/graph.hpp"
-#include "lmtcnn/image_io.hpp"
+#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/io/image_io.hpp"
 
 using namespace lmtcnn;
 

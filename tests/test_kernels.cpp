@@ -12,10 +12,10 @@
 #include <tuple>
 #include <type_traits>
 
-#include "lmtcnn/engine.hpp"
+#include "lmtcnn/engine/engine.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/core/seeded.hpp"
 #include "kernel_checks.hpp"
 #include "test_archs.hpp"
 

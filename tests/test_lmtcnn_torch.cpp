@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/core/seeded.hpp"
 
 using namespace lmtcnn;
 

@@ -10,10 +10,10 @@
 #include <new>
 #include <vector>
 
-#include "lmtcnn/engine.hpp"
+#include "lmtcnn/engine/engine.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/core/seeded.hpp"
 
 namespace {
 std::atomic<bool> counting{false};

@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "lmtcnn/image.hpp"
-#include "lmtcnn/reference.hpp"
-#include "lmtcnn/seeded.hpp"
+#include "lmtcnn/io/resize.hpp"
+#include "lmtcnn/reference/ops.hpp"
+#include "lmtcnn/core/seeded.hpp"
 
 using namespace lmtcnn;
 

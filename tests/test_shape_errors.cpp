@@ -5,7 +5,7 @@
 
 #include "test_util.hpp"
 
-#include "lmtcnn/reference.hpp"
+#include "lmtcnn/reference/ops.hpp"
 
 using namespace lmtcnn;
 using lmtcnn_test::has;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 using lmtcnn::index_t;
 using lmtcnn::shape;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "lmtcnn/error.hpp"
+#include "lmtcnn/core/error.hpp"
 
 namespace lmtcnn_test {
 

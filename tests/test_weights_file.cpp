@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "lmtcnn/model.hpp"
+#include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "small_net.hpp"
 #include "test_util.hpp"

@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/model.hpp"
+#include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/weights_file.hpp"
+#include "lmtcnn/format/weights_file.hpp"
 #include "readers.hpp"
 
 namespace lmtcnn_tools {

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/error.hpp"
+#include "lmtcnn/core/error.hpp"
 
 namespace lmtcnn_tools {
 

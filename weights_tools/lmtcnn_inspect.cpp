@@ -11,9 +11,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "lmtcnn/model.hpp"
-#include "lmtcnn/seeded.hpp"
-#include "lmtcnn/thread_pool.hpp"
+#include "lmtcnn/engine/model.hpp"
+#include "lmtcnn/core/seeded.hpp"
+#include "lmtcnn/core/thread_pool.hpp"
 
 namespace {
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "json.hpp"
-#include "lmtcnn/error.hpp"
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/core/error.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 namespace lmtcnn_tools {
 

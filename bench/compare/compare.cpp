@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/seeded.hpp"
-#include "lmtcnn/thread_pool.hpp"
+#include "lmtcnn/core/seeded.hpp"
+#include "lmtcnn/core/thread_pool.hpp"
 #include "onednn_lmtcnn.hpp"
 #ifdef LMTCNN_COMPARE_XNNPACK
 #include "xnnpack_lmtcnn.hpp"

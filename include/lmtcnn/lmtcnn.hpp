@@ -1,15 +1,15 @@
-// lmtcnn: everything in one include, except image files (lmtcnn/image_io.hpp, lmtcnn/age_gender.hpp),
+// lmtcnn: everything in one include, except image files (lmtcnn/io/image_io.hpp, lmtcnn/face/age_gender.hpp),
 // which compile stb_image into the including file.
 #pragma once
 
-#include "lmtcnn/engine.hpp"
-#include "lmtcnn/error.hpp"
-#include "lmtcnn/graph.hpp"
-#include "lmtcnn/image.hpp"
-#include "lmtcnn/model.hpp"
+#include "lmtcnn/engine/engine.hpp"
+#include "lmtcnn/core/error.hpp"
+#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/io/resize.hpp"
+#include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/reference.hpp"
-#include "lmtcnn/seeded.hpp"
-#include "lmtcnn/tensor.hpp"
-#include "lmtcnn/weights_file.hpp"
+#include "lmtcnn/reference/ops.hpp"
+#include "lmtcnn/core/seeded.hpp"
+#include "lmtcnn/core/tensor.hpp"
+#include "lmtcnn/format/weights_file.hpp"

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <memory>
 
-#include <lmtcnn/faces.hpp>
+#include <lmtcnn/face/face_analyzer.hpp>
 
 namespace {
 

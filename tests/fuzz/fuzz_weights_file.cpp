@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include <lmtcnn/model.hpp>
+#include <lmtcnn/engine/model.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

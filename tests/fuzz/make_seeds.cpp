@@ -14,10 +14,10 @@
 
 #include <zlib.h>
 
-#include <lmtcnn/graph.hpp>
-#include <lmtcnn/image_io.hpp>
-#include <lmtcnn/seeded.hpp>
-#include <lmtcnn/weights_file.hpp>
+#include <lmtcnn/graph/graph.hpp>
+#include <lmtcnn/io/image_io.hpp>
+#include <lmtcnn/core/seeded.hpp>
+#include <lmtcnn/format/weights_file.hpp>
 
 #include "../small_net.hpp"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """LMTCNN-1-1 / LMTCNN-2-1 goldens from PyTorch in float64, independent of the C++ engine.
 
-Weights and inputs come from the seeded generator documented in include/lmtcnn/seeded.hpp, written
+Weights and inputs come from the seeded generator documented in include/lmtcnn/core/seeded.hpp, written
 here again in NumPy, so both sides build the very same numbers from (seed, tensor name). The output
 file lists, per case, every tensor with its shape and range (the C++ test regenerates them from this
 list) and the logits and probabilities PyTorch computes.

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/graph.hpp"
+#include "lmtcnn/graph/graph.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 
 namespace lmtcnn {

@@ -20,14 +20,14 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/graph.hpp"
-#include "lmtcnn/reference.hpp"
+#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/reference/ops.hpp"
 #ifndef LMTCNN_FORCE_REFERENCE
-#include "lmtcnn/engine.hpp"
+#include "lmtcnn/engine/engine.hpp"
 #endif
-#include "lmtcnn/seeded.hpp"
-#include "lmtcnn/tensor.hpp"
-#include "lmtcnn/thread_pool.hpp"
+#include "lmtcnn/core/seeded.hpp"
+#include "lmtcnn/core/tensor.hpp"
+#include "lmtcnn/core/thread_pool.hpp"
 
 namespace lmtcnn {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <type_traits>
 
-#include "lmtcnn/error.hpp"
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/core/error.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 namespace lmtcnn {
 

@@ -29,13 +29,13 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/graph.hpp"
+#include "lmtcnn/graph/graph.hpp"
 #include "lmtcnn/kernels/conv.hpp"
 #include "lmtcnn/kernels/depthwise.hpp"
 #include "lmtcnn/kernels/gemm.hpp"
 #include "lmtcnn/kernels/misc.hpp"
 #include "lmtcnn/kernels/pool.hpp"
-#include "lmtcnn/thread_pool.hpp"
+#include "lmtcnn/core/thread_pool.hpp"
 
 namespace lmtcnn {
 

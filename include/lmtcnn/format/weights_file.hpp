@@ -17,10 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/error.hpp"
+#include "lmtcnn/core/error.hpp"
 #include "lmtcnn/format/hash.hpp"
-#include "lmtcnn/graph.hpp"
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 namespace lmtcnn {
 

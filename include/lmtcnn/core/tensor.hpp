@@ -22,7 +22,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "lmtcnn/error.hpp"
+#include "lmtcnn/core/error.hpp"
 
 namespace lmtcnn {
 

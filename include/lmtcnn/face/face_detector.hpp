@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "lmtcnn/age_gender.hpp"
-#include "lmtcnn/image.hpp"
-#include "lmtcnn/image_io.hpp"
-#include "lmtcnn/model.hpp"
+#include "lmtcnn/face/age_gender.hpp"
+#include "lmtcnn/io/resize.hpp"
+#include "lmtcnn/io/image_io.hpp"
+#include "lmtcnn/engine/model.hpp"
 
 namespace lmtcnn {
 

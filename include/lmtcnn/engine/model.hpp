@@ -9,11 +9,11 @@
 #include <string>
 #include <utility>
 
-#include "lmtcnn/graph.hpp"
-#include "lmtcnn/thread_pool.hpp"
-#include "lmtcnn/weights_file.hpp"
+#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/core/thread_pool.hpp"
+#include "lmtcnn/format/weights_file.hpp"
 #ifndef LMTCNN_FORCE_REFERENCE
-#include "lmtcnn/engine.hpp"
+#include "lmtcnn/engine/engine.hpp"
 #endif
 
 namespace lmtcnn {

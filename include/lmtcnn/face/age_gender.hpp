@@ -21,9 +21,9 @@
 #include <unistd.h>
 #endif
 
-#include "lmtcnn/image.hpp"
-#include "lmtcnn/image_io.hpp"
-#include "lmtcnn/model.hpp"
+#include "lmtcnn/io/resize.hpp"
+#include "lmtcnn/io/image_io.hpp"
+#include "lmtcnn/engine/model.hpp"
 
 namespace lmtcnn {
 

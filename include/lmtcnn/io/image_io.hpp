@@ -44,7 +44,7 @@
 #endif
 #endif
 
-#include "lmtcnn/error.hpp"
+#include "lmtcnn/core/error.hpp"
 
 namespace lmtcnn {
 

@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/reference.hpp"
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/reference/ops.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 /// Marks functions that build graphs from small constant lists: GCC 12's SLP vectoriser, with
 /// AVX-512 enabled, merges such lists wrongly (a {1, 1, 1, 0} became {1, 1, 1, 1}); these functions

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "lmtcnn/age_gender.hpp"
-#include "lmtcnn/face_detector.hpp"
-#include "lmtcnn/model.hpp"
+#include "lmtcnn/face/age_gender.hpp"
+#include "lmtcnn/face/face_detector.hpp"
+#include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 
 namespace lmtcnn {

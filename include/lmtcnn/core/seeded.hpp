@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "lmtcnn/tensor.hpp"
+#include "lmtcnn/core/tensor.hpp"
 
 namespace lmtcnn {
 namespace seeded {
