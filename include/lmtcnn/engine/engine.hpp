@@ -33,7 +33,9 @@
 #include "lmtcnn/kernels/conv.hpp"
 #include "lmtcnn/kernels/depthwise.hpp"
 #include "lmtcnn/kernels/gemm.hpp"
-#include "lmtcnn/kernels/misc.hpp"
+#include "lmtcnn/kernels/dense.hpp"
+#include "lmtcnn/kernels/elementwise.hpp"
+#include "lmtcnn/kernels/lrn.hpp"
 #include "lmtcnn/kernels/pool.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "lmtcnn/kernels/gemm.hpp"
-#include "lmtcnn/reference/common.hpp"
+#include "lmtcnn/core/geometry.hpp"
 
 #include <type_traits>
 

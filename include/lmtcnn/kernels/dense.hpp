@@ -1,63 +1,15 @@
-// lmtcnn SIMD kernels: LRN, fully connected, and the element-wise and statistics kernels
-// (ReLU, residual add, per-channel affine and normalisation, batch statistics, per-image
-// standardisation, softmax). Contracts as in common.hpp; each says what it reads and writes.
+// lmtcnn SIMD kernels: fully connected layers, on TensorFlow's [k, m] weights in place or on
+// weights packed into column blocks. Contracts as in common.hpp.
 #pragma once
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "lmtcnn/kernels/common.hpp"
 
 namespace lmtcnn {
 namespace kernels {
-
-// ---- LRN across channels -------------------------------------------------------------------------
-// out[c] = in[c] / (bias + alpha * sum of in[c']^2, |c'-c| <= radius)^beta, per pixel of c channels.
-// scratch: round_up(c) + 2 * round_up(radius) + width floats. beta 0.75 (LMTCNN) uses two square
-// roots instead of pow.
-
-template <class A>
-constexpr std::size_t lrn_scratch_size(std::size_t c, std::size_t radius) {
-  return round_up<A>(c) + 2 * round_up<A>(radius) + width<A>;
-}
-
-template <class A>
-void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t radius, float bias, float alpha,
-                float beta, float* out, float* scratch) {
-  constexpr std::size_t w = width<A>;
-  const std::size_t lead = round_up<A>(radius);
-  std::fill(scratch, scratch + lrn_scratch_size<A>(c, radius), 0.f);
-  float* sq = scratch + lead;  // sq[-lead .. c + lead) valid, zero outside [0, c)
-  const bool three_quarters = beta == 0.75f;
-  for (std::size_t p = 0; p < pixels; ++p) {
-    const float* x = in + p * c;
-    const std::size_t cv = c / w * w;  // channels covered by whole vectors
-    for (std::size_t ch = 0; ch < cv; ch += w) {
-      const vf<A> v = vf<A>::load_unaligned(x + ch);
-      (v * v).store_unaligned(sq + ch);
-    }
-    for (std::size_t ch = cv; ch < c; ++ch) sq[ch] = x[ch] * x[ch];  // sq stays zero past c
-    for (std::size_t ch = 0; ch < c; ch += w) {
-      // two partial sums halve the chain of dependent adds across the window
-      vf<A> sum0(0.f), sum1(0.f);
-      std::size_t d = 0;
-      for (; d + 2 <= 2 * radius + 1; d += 2) {
-        sum0 += vf<A>::load_unaligned(sq + ch + d - radius);
-        sum1 += vf<A>::load_unaligned(sq + ch + d + 1 - radius);
-      }
-      if (d <= 2 * radius) sum0 += vf<A>::load_unaligned(sq + ch + d - radius);
-      const vf<A> s = xsimd::fma(sum0 + sum1, vf<A>(alpha), vf<A>(bias));
-      vf<A> denom;
-      if (three_quarters) {
-        const vf<A> r = xsimd::sqrt(s);
-        denom = r * xsimd::sqrt(r);
-      } else {
-        denom = xsimd::pow(s, vf<A>(beta));
-      }
-      store_upto<A>(out + p * c + ch, vf<A>::load_unaligned(x + ch) / denom, c - ch);
-    }
-  }
-}
 
 // ---- fully connected -----------------------------------------------------------------------------
 // out[j] = epilogue(sum_i x[i] * wt[i * m + j]) for one input row x of k floats, weights [k, m]
@@ -266,116 +218,6 @@ void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k
         break;
     }
     ++blk;
-  }
-}
-
-// ---- element-wise --------------------------------------------------------------------------------
-// n floats; in and out may be the same pointer. The tail is handled without reading past n.
-
-template <class A, class F>
-inline void map_n(const float* in, float* out, std::size_t n, F f) {
-  constexpr std::size_t w = width<A>;
-  std::size_t i = 0;
-  for (; i + w <= n; i += w) f(vf<A>::load_unaligned(in + i)).store_unaligned(out + i);
-  if (i < n) {
-    alignas(64) float tmp[w] = {};
-    std::memcpy(tmp, in + i, (n - i) * sizeof(float));
-    store_partial<A>(out + i, f(vf<A>::load_aligned(tmp)), n - i);
-  }
-}
-
-template <class A>
-void relu_n(const float* in, float* out, std::size_t n) {
-  map_n<A>(in, out, n, [](vf<A> v) { return xsimd::max(v, vf<A>(0.f)); });
-}
-
-/// out = a + b (residual add); out may be a or b.
-template <class A>
-void add_n(const float* a, const float* b, float* out, std::size_t n) {
-  constexpr std::size_t w = width<A>;
-  std::size_t i = 0;
-  for (; i + w <= n; i += w)
-    (vf<A>::load_unaligned(a + i) + vf<A>::load_unaligned(b + i)).store_unaligned(out + i);
-  for (; i < n; ++i) out[i] = a[i] + b[i];
-}
-
-/// Per pixel of c channels: out = in * scale[ch] + shift[ch] (scale, shift padded); in-place allowed.
-/// Reads whole vectors of each pixel (slack after the last one).
-template <class A>
-void affine_pixels(const float* in, std::size_t pixels, std::size_t c, const float* scale, const float* shift,
-                   float* out) {
-  constexpr std::size_t w = width<A>;
-  for (std::size_t p = 0; p < pixels; ++p)
-    for (std::size_t ch = 0; ch < c; ch += w) {
-      const vf<A> v = xsimd::fma(vf<A>::load_unaligned(in + p * c + ch), vf<A>::load_unaligned(scale + ch),
-                                 vf<A>::load_unaligned(shift + ch));
-      store_upto<A>(out + p * c + ch, v, c - ch);
-    }
-}
-
-/// Per pixel of c channels: out = (in - mean[ch]) / divisor[ch] (padded arrays); in-place allowed.
-template <class A>
-void normalize_pixels(const float* in, std::size_t pixels, std::size_t c, const float* mean, const float* divisor,
-                      float* out) {
-  constexpr std::size_t w = width<A>;
-  for (std::size_t p = 0; p < pixels; ++p)
-    for (std::size_t ch = 0; ch < c; ch += w) {
-      const vf<A> v = (vf<A>::load_unaligned(in + p * c + ch) - vf<A>::load_unaligned(mean + ch)) /
-                      vf<A>::load_unaligned(divisor + ch);
-      store_upto<A>(out + p * c + ch, v, c - ch);
-    }
-}
-
-/// Per-channel sum and sum of squared deviations from `center` over `pixels` pixels of c channels,
-/// accumulated in float vectors over blocks of 256 pixels and in double across blocks.
-/// sum and sq hold c doubles each and are added to.
-template <class A>
-void channel_moments(const float* in, std::size_t pixels, std::size_t c, const float* center, double* sum,
-                     double* sq) {
-  constexpr std::size_t w = width<A>;
-  alignas(64) float s[w], q[w];
-  for (std::size_t ch = 0; ch < c; ch += w) {
-    const std::size_t lanes = std::min(w, c - ch);
-    const vf<A> mu = center ? vf<A>::load_unaligned(center + ch) : vf<A>(0.f);
-    for (std::size_t p0 = 0; p0 < pixels; p0 += 256) {
-      vf<A> vs(0.f), vq(0.f);
-      for (std::size_t p = p0; p < std::min(pixels, p0 + 256); ++p) {
-        const vf<A> d = vf<A>::load_unaligned(in + p * c + ch) - mu;
-        vs += d;
-        vq = xsimd::fma(d, d, vq);
-      }
-      vs.store_aligned(s);
-      vq.store_aligned(q);
-      for (std::size_t l = 0; l < lanes; ++l) {
-        sum[ch + l] += s[l];
-        sq[ch + l] += q[l];
-      }
-    }
-  }
-}
-
-/// Softmax of each of `rows` rows of m values.
-template <class A>
-void softmax_rows(const float* in, std::size_t rows, std::size_t m, float* out) {
-  constexpr std::size_t w = width<A>;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* x = in + r * m;
-    float* y = out + r * m;
-    float mx = -std::numeric_limits<float>::infinity();
-    for (std::size_t j = 0; j < m; ++j) mx = std::max(mx, x[j]);
-    double sum = 0;
-    std::size_t j = 0;
-    for (; j + w <= m; j += w) {
-      const vf<A> e = xsimd::exp(vf<A>::load_unaligned(x + j) - vf<A>(mx));
-      e.store_unaligned(y + j);
-      sum += static_cast<double>(xsimd::hadd(e));
-    }
-    for (; j < m; ++j) {
-      y[j] = std::exp(x[j] - mx);
-      sum += y[j];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (j = 0; j < m; ++j) y[j] *= inv;
   }
 }
 
