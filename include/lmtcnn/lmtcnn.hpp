@@ -5,6 +5,8 @@
 #include "lmtcnn/engine/engine.hpp"
 #include "lmtcnn/core/error.hpp"
 #include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/graph/graph_net.hpp"
+#include "lmtcnn/graph/ops.hpp"
 #include "lmtcnn/io/resize.hpp"
 #include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/faceapi.hpp"

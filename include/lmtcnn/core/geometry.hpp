@@ -1,8 +1,9 @@
 // lmtcnn geometry shared by the reference ops, the SIMD kernels and the graph checks: TensorFlow's
-// padding rules and the parameters of a windowed layer.
+// padding rules, the parameters of a windowed layer and the activations a layer may end with.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 
 #include "lmtcnn/core/tensor.hpp"
 
@@ -50,5 +51,8 @@ struct pool2d_params {
   index_t stride_w = 1;
   padding pad = padding::valid;
 };
+
+/// The activation a convolution or dense layer ends with (the numbers are the weight file's).
+enum class activation : std::int64_t { none = 0, relu = 1, leaky_relu = 2 };
 
 }  // namespace lmtcnn

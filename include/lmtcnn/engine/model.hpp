@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/graph/graph_net.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
 #include "lmtcnn/format/weights_file.hpp"
 #ifndef LMTCNN_FORCE_REFERENCE

@@ -14,6 +14,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "lmtcnn/core/geometry.hpp"
+
 // The per-vector helpers below sit in the innermost loops: a call there would spill every vector
 // register the caller keeps (weights, accumulators), so they are always inlined.
 #if defined(__GNUC__) || defined(__clang__)
@@ -38,8 +40,8 @@ constexpr std::size_t round_up(std::size_t n) {
   return (n + width<A> - 1) / width<A> * width<A>;
 }
 
-/// Activation after a layer (the same numbering as lmtcnn::activation).
-enum class act : int { none = 0, relu = 1, leaky_relu = 2 };
+/// Activation after a layer.
+using act = lmtcnn::activation;
 
 /// The fused epilogue per output channel c: y += bias[c]; activation; y = y * scale[c] + shift[c].
 /// Null pointers are skipped; non-null arrays are padded to a multiple of the vector width.

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/graph/graph_net.hpp"
 #include "lmtcnn/reference/ops.hpp"
 #ifndef LMTCNN_FORCE_REFERENCE
 #include "lmtcnn/engine/engine.hpp"
