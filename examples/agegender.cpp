@@ -20,6 +20,7 @@
 
 #include <unistd.h>
 
+#include <lmtcnn/core/bytes.hpp>
 #include <lmtcnn/face/face_analyzer.hpp>
 #include <lmtcnn/io/image_io.hpp>
 
@@ -324,33 +325,7 @@ outcome process(const lmtcnn::face_analyzer& fa, const input& in, const std::str
   return o;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else {  // copy a valid UTF-8 sequence; anything else becomes U+FFFD
-      const std::size_t len = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-      bool ok = len > 0 && i + len <= s.size();
-      for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      if (ok) {
-        out.append(s, i, len);
-        i += len - 1;
-      } else {
-        out += "\\ufffd";
-      }
-    }
-  }
-  return out + "\"";
-}
+std::string json_string(const std::string& s) { return lmtcnn::detail::json_quote(s); }
 
 std::string json_number(double v) {
   if (!std::isfinite(v)) return "null";

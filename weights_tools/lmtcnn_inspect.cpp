@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lmtcnn/core/bytes.hpp"
 #include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/core/seeded.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
@@ -37,33 +38,10 @@ const char* usage_text =
 /// Multiply-accumulates of one layer per image (convolutions and dense layers; 0 otherwise).
 std::int64_t layer_macs(const lmtcnn::graph_node& n, const lmtcnn::shape& out, const lmtcnn::weights_file& f) {
   if (n.tensors.empty() || n.tensors[0].empty()) return 0;
-  const lmtcnn::shape& w = f.find(n.tensors[0])->dims;
-  switch (n.op) {
-    case lmtcnn::op_kind::conv2d:
-    case lmtcnn::op_kind::pointwise_conv2d: return out.elements() * w[0] * w[1] * w[2];
-    case lmtcnn::op_kind::depthwise_conv2d: return out.elements() * w[0] * w[1];
-    case lmtcnn::op_kind::fully_connected: return out.elements() * w[0];
-    default: return 0;
-  }
+  return lmtcnn::multiply_accumulates(n, out, f.find(n.tensors[0])->dims);
 }
 
-std::string json_string(const std::string& s) {
-  std::string r = "\"";
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      r += '\\';
-      r += ch;
-    } else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      r += b;
-    } else {
-      r += ch;
-    }
-  }
-  return r + "\"";
-}
+std::string json_string(const std::string& s) { return lmtcnn::detail::json_quote(s); }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

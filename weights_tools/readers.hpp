@@ -47,11 +47,7 @@ inline std::vector<unsigned char> read_file(const std::string& path) {
 
 namespace detail {
 
-inline std::uint64_t le(const unsigned char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
+inline std::uint64_t le(const unsigned char* p, int n) { return lmtcnn::detail::load_le(p, n); }
 
 /// Product of dimensions, refusing absurd shapes (rank above 4, dimensions of 2^31 or more, more than 2^31 elements).
 inline lmtcnn::shape checked_shape(const std::vector<std::uint64_t>& dims, const std::string& where) {

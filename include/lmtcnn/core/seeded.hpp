@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "lmtcnn/core/bytes.hpp"
 #include "lmtcnn/core/tensor.hpp"
 
 namespace lmtcnn {
@@ -21,11 +22,7 @@ namespace seeded {
 inline constexpr std::uint64_t golden_gamma = 0x9E3779B97F4A7C15ull;
 
 /// SplitMix64's finaliser.
-inline constexpr std::uint64_t mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+inline constexpr std::uint64_t mix(std::uint64_t z) { return detail::splitmix_finalize(z); }
 
 /// 64-bit FNV-1a hash of a tensor name.
 inline constexpr std::uint64_t fnv1a64(std::string_view s) {

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "lmtcnn/core/bytes.hpp"
+
 namespace lmtcnn {
 namespace format {
 
@@ -19,14 +21,8 @@ inline constexpr std::uint64_t hash_p2 = 0xC2B2AE3D27D4EB4Full;
 
 inline std::uint64_t rotl(std::uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
-inline std::uint64_t load_le64(const unsigned char* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 inline void hash_block(std::uint64_t (&lane)[4], const unsigned char* block) {
-  for (int i = 0; i < 4; ++i) lane[i] = rotl(lane[i] ^ (load_le64(block + 8 * i) * hash_p2), 31) * hash_p1;
+  for (int i = 0; i < 4; ++i) lane[i] = rotl(lane[i] ^ (lmtcnn::detail::load_le(block + 8 * i, 8) * hash_p2), 31) * hash_p1;
 }
 }  // namespace detail
 
@@ -43,9 +39,7 @@ inline std::uint64_t hash64(const void* data, std::size_t n) {
   }
   std::uint64_t h = lane[0] ^ detail::rotl(lane[1], 7) ^ detail::rotl(lane[2], 12) ^ detail::rotl(lane[3], 18);
   h ^= static_cast<std::uint64_t>(n);
-  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-  return h ^ (h >> 31);
+  return lmtcnn::detail::splitmix_finalize(h);
 }
 
 }  // namespace format

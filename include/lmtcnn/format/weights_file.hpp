@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "lmtcnn/core/bytes.hpp"
 #include "lmtcnn/core/error.hpp"
 #include "lmtcnn/format/hash.hpp"
 #include "lmtcnn/graph/graph.hpp"
@@ -178,8 +179,7 @@ class byte_reader {
   std::uint64_t le(int bytes, const char* what) {
     if (n_ - pos_ < static_cast<std::size_t>(bytes))
       fail(std::string("truncated: ") + what + " runs past the end of the section");
-    std::uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p_[pos_ + static_cast<std::size_t>(i)];
+    const std::uint64_t v = lmtcnn::detail::load_le(p_ + pos_, bytes);
     pos_ += static_cast<std::size_t>(bytes);
     return v;
   }
@@ -218,11 +218,7 @@ class byte_reader {
   std::string file_, section_;
 };
 
-inline std::uint64_t read_le(const unsigned char* p, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
+inline std::uint64_t read_le(const unsigned char* p, int bytes) { return lmtcnn::detail::load_le(p, bytes); }
 
 }  // namespace detail
 }  // namespace format

@@ -227,6 +227,17 @@ std::vector<shape> infer_shapes(const graph& g, index_t n, Lookup lookup) {
   return v;
 }
 
+/// Multiply-accumulates of one node for its output shape out, whose first tensor has shape w:
+/// convolutions and dense layers; 0 for other ops.
+inline index_t multiply_accumulates(const graph_node& node, const shape& out, const shape& w) {
+  switch (family_of(node.op)) {
+    case op_family::conv: return out.elements() * w[0] * w[1] * w[2];
+    case op_family::depthwise: return out.elements() * w[0] * w[1];
+    case op_family::dense: return out.elements() * w[0];
+    default: return 0;
+  }
+}
+
 /// Checks an input [n,h,w,c] (n >= 1) against a graph's input; throws shape_error naming the input
 /// and both shapes.
 inline void check_input(const graph& g, const shape& input) {

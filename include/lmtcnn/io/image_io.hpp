@@ -44,6 +44,7 @@
 #endif
 #endif
 
+#include "lmtcnn/core/bytes.hpp"
 #include "lmtcnn/core/error.hpp"
 
 namespace lmtcnn {
@@ -67,8 +68,8 @@ namespace detail {
 /// Width and height from a PNG, BMP or JPEG header (false when the bytes do not say), read without
 /// decoding anything, so that absurd sizes are refused with a clear message.
 inline bool header_dimensions(const unsigned char* d, std::size_t n, std::int64_t& w, std::int64_t& h) {
-  auto be32 = [&](std::size_t i) { return (std::int64_t(d[i]) << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3]; };
-  auto be16 = [&](std::size_t i) { return (std::int64_t(d[i]) << 8) | d[i + 1]; };
+  auto be32 = [&](std::size_t i) { return static_cast<std::int64_t>(load_be(d + i, 4)); };
+  auto be16 = [&](std::size_t i) { return static_cast<std::int64_t>(load_be(d + i, 2)); };
   if (n >= 24 && d[0] == 0x89 && d[1] == 'P' && d[2] == 'N' && d[3] == 'G' && d[12] == 'I' && d[13] == 'H' &&
       d[14] == 'D' && d[15] == 'R') {
     w = be32(16);
@@ -76,8 +77,8 @@ inline bool header_dimensions(const unsigned char* d, std::size_t n, std::int64_
     return true;
   }
   if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
-    const std::int32_t bw = std::int32_t(d[18] | (d[19] << 8) | (d[20] << 16) | (std::uint32_t(d[21]) << 24));
-    const std::int32_t bh = std::int32_t(d[22] | (d[23] << 8) | (d[24] << 16) | (std::uint32_t(d[25]) << 24));
+    const auto bw = static_cast<std::int32_t>(static_cast<std::uint32_t>(load_le(d + 18, 4)));
+    const auto bh = static_cast<std::int32_t>(static_cast<std::uint32_t>(load_le(d + 22, 4)));
     w = bw < 0 ? -std::int64_t(bw) : bw;
     h = bh < 0 ? -std::int64_t(bh) : bh;
     return true;
@@ -132,7 +133,7 @@ inline std::string jpeg_structure_error(const unsigned char* d, std::size_t n) {
     if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) continue;  // markers without a segment
     if (m == 0x00 || m == 0xD8) return "corrupt JPEG: unexpected marker at byte " + std::to_string(pos - 2);
     if (n - pos < 2) break;
-    const std::size_t len = (static_cast<std::size_t>(d[pos]) << 8) | d[pos + 1];
+    const std::size_t len = static_cast<std::size_t>(load_be(d + pos, 2));
     if (len < 2 || len > n - pos)
       return "corrupt JPEG: segment at byte " + std::to_string(pos - 2) + " runs past the end of the file";
     if (m == 0xC4) {  // Huffman tables: class/id byte, 16 counts, then the values
@@ -183,15 +184,13 @@ inline std::string png_structure_error(const unsigned char* d, std::size_t n) {
   bool data_seen = false;
   while (true) {
     if (n - pos < 12) return "PNG data is truncated (a chunk is cut short)";
-    const std::size_t len = (static_cast<std::size_t>(d[pos]) << 24) | (static_cast<std::size_t>(d[pos + 1]) << 16) |
-                            (static_cast<std::size_t>(d[pos + 2]) << 8) | d[pos + 3];
+    const std::size_t len = static_cast<std::size_t>(load_be(d + pos, 4));
     if (len > n - pos - 12) return "PNG data is truncated (a chunk runs past the end of the file)";
     const std::string type(reinterpret_cast<const char*>(d + pos + 4), 4);
     for (char c : type)
       if (!std::isalpha(static_cast<unsigned char>(c))) return "corrupt PNG: a chunk's type is not four letters";
     const unsigned char* crc = d + pos + 8 + len;
-    const std::uint32_t want = (static_cast<std::uint32_t>(crc[0]) << 24) | (static_cast<std::uint32_t>(crc[1]) << 16) |
-                               (static_cast<std::uint32_t>(crc[2]) << 8) | crc[3];
+    const auto want = static_cast<std::uint32_t>(load_be(crc, 4));
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION  // fuzzing: mutated chunks reach the decoder
     if (crc32(d + pos + 4, len + 4) != want) return "corrupt PNG: chunk " + type + " fails its CRC check";
 #else
