@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -163,6 +165,17 @@ TEST_CASE("a self-test with a wrong expectation fails loudly") {
   const bytes_t b = serialize_weights(small_meta(), small_graph(), w, st);
   const model<float> m(weights_file::from_bytes(b.data(), b.size(), "bad_selftest.lmt"));
   CHECK_THROWS_WITH_AS(m.self_test(), doctest::Contains("self-test failed: output 'probs' value 1"), format_error);
+
+  // Loading a file runs its self-test unless told not to.
+  const std::string path = (std::filesystem::temp_directory_path() / "lmtcnn_bad_selftest.lmt").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  }
+  CHECK_THROWS_WITH_AS(model<float>::load(path), doctest::Contains("self-test failed: output 'probs' value 1"),
+                       format_error);
+  CHECK_NOTHROW(model<float>::load(path, false));
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("LMTCNN-2-1 round trip: the file gives the in-memory network's outputs, and its self-test passes") {

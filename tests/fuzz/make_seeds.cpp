@@ -14,7 +14,7 @@
 
 #include <zlib.h>
 
-#include <lmtcnn/graph/graph.hpp>
+#include <lmtcnn/graph/graph_net.hpp>
 #include <lmtcnn/io/image_io.hpp>
 #include <lmtcnn/core/seeded.hpp>
 #include <lmtcnn/format/weights_file.hpp>

@@ -1,4 +1,5 @@
-// lmtcnn: a network loaded from a weight file, ready to run, with the file's self-test.
+// lmtcnn model: a network ready to run on the SIMD engine or the scalar reference, from a weight
+// file (with the file's self-test) or from a graph and weights in memory.
 #pragma once
 
 #include <cmath>
@@ -25,34 +26,42 @@ struct self_test_report {
   std::size_t values = 0;  ///< how many values were compared
 };
 
-/// A converted network: metadata, graph and weights (as T), and the file's self-test data.
+/// A network ready to run: its graph and weights (as T), prepared on the SIMD engine for float
+/// (unless built with LMTCNN_FORCE_REFERENCE) and on the scalar reference ops always. This is the one
+/// place that chooses between the two; the LMTCNN network, the estimators and the detectors run
+/// through it. A model made from a weight file keeps the file's metadata and self-test data.
 template <class T>
 class model {
  public:
-  /// Loads and checks a weight file; with run_self_test, also runs its self-test (format_error on mismatch).
-  static model load(const std::string& path, bool run_self_test = false) {
+  /// Loads and checks a weight file; unless run_self_test is false, runs the file's self-test when
+  /// it has one (format_error naming the output and value on a mismatch).
+  static model load(const std::string& path, bool run_self_test = true) {
     model m(std::make_shared<const weights_file>(weights_file::load(path)));
-    if (run_self_test) m.self_test();
+    if (run_self_test && m.has_self_test()) m.self_test();
     return m;
   }
 
-  /// A model over a loaded file; float models use the file's memory for their weights (no copy).
-  /// A model over a loaded file (taken over).
+  /// A model over a loaded file (taken over); float models use the file's memory for their weights.
   explicit model(weights_file file) : model(std::make_shared<const weights_file>(std::move(file))) {}
 
-  explicit model(std::shared_ptr<const weights_file> file)
-      : file_name_(file->file_name()), meta_(file->meta()), net_(make_net(file)) {
+  explicit model(std::shared_ptr<const weights_file> file) : model(file->net_graph(), file) {
     const weights_file& f = *file;
-#ifndef LMTCNN_FORCE_REFERENCE
-    if constexpr (std::is_same_v<T, float>)
-      engine_ = std::make_shared<const engine_net<simd_arch>>(net_.net_graph(), net_.weights(), net_.owner());
-#endif
     if (f.self_test()) {
       spec_ = *f.self_test();
       test_input_ = copy(f.view(spec_->input_tensor));
       for (const auto& [out, t] : spec_->outputs) expected_.emplace(out, copy(f.view(t)));
     }
   }
+
+  /// Another graph (e.g. the file's with a different input size) over a loaded file's weights; the
+  /// file's self-test, made for the file's own graph, is not kept.
+  model(graph g, const std::shared_ptr<const weights_file>& file)
+      : file_name_(file->file_name()), meta_(file->meta()), net_(make_net(std::move(g), file)) {
+    make_engine();
+  }
+
+  /// A graph over weights held in memory (copied into the model).
+  model(graph g, tensor_map<T> weights) : net_(std::move(g), std::move(weights)) { make_engine(); }
 
   const std::string& file_name() const { return file_name_; }
   const metadata& meta() const { return meta_; }
@@ -62,6 +71,7 @@ class model {
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs. float models run on the SIMD
   /// engine (unless built with LMTCNN_FORCE_REFERENCE), others on the scalar reference.
+  /// Throws shape_error naming the input and both shapes when the input does not fit.
   std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const {
 #ifndef LMTCNN_FORCE_REFERENCE
     if constexpr (std::is_same_v<T, float>) return engine_->forward(input);
@@ -125,16 +135,24 @@ class model {
   }
 
  private:
-  static graph_net<T> make_net(const std::shared_ptr<const weights_file>& f) {
+  /// The weights a graph names, as views into the file (float) or converted copies.
+  static graph_net<T> make_net(graph g, const std::shared_ptr<const weights_file>& f) {
     if constexpr (std::is_same_v<T, float>) {
       std::map<std::string, tensor_view<const float>> views;
-      for (const graph_node& n : f->net_graph().nodes)
+      for (const graph_node& n : g.nodes)
         for (const std::string& t : n.tensors)
           if (!t.empty()) views.emplace(t, f->view(t));
-      return graph_net<float>(f->net_graph(), std::move(views), f);
+      return graph_net<float>(std::move(g), std::move(views), f);
     } else {
-      return graph_net<T>(f->net_graph(), f->graph_weights<T>());
+      return graph_net<T>(std::move(g), f->graph_weights<T>());
     }
+  }
+
+  void make_engine() {
+#ifndef LMTCNN_FORCE_REFERENCE
+    if constexpr (std::is_same_v<T, float>)
+      engine_ = std::make_shared<const engine_net<simd_arch>>(net_.net_graph(), net_.weights(), net_.owner());
+#endif
   }
 
   static tensor<T> copy(const tensor_view<const float>& v) {

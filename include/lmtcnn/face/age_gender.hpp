@@ -114,33 +114,32 @@ class age_gender_estimator {
  public:
   static constexpr index_t input_size = 112;
 
-  /// Loads a converted AgeGenderNet; divisor 256 (as trained) or 255 (the @vladmandic fork) replaces
-  /// the file's. Throws lmtcnn::error (format_error for a bad file) naming the file.
-  explicit age_gender_estimator(const std::string& model_path, double divisor = 256.0)
+  /// Loads a converted AgeGenderNet and runs the file's self-test (unless run_self_test is false);
+  /// divisor 256 (as trained) or 255 (the @vladmandic fork) replaces the file's. Throws
+  /// lmtcnn::error (format_error for a bad file) naming the file.
+  explicit age_gender_estimator(const std::string& model_path, double divisor = 256.0, bool run_self_test = true)
       : age_gender_estimator(std::make_shared<const weights_file>(weights_file::load(model_path)), model_path,
-                             divisor) {}
+                             divisor, run_self_test) {}
 
   /// The same over a file already loaded (model_path names it in messages).
-  age_gender_estimator(std::shared_ptr<const weights_file> file, const std::string& model_path,
-                       double divisor = 256.0) {
+  age_gender_estimator(const std::shared_ptr<const weights_file>& file, const std::string& model_path,
+                       double divisor = 256.0, bool run_self_test = true)
+      : model_(file) {
     if (divisor != 256.0 && divisor != 255.0) throw error("divisor must be 256 or 255");
     require_family(file->meta(), model_path, "faceapi_age_gender", "a face-api.js AgeGenderNet");
+    if (run_self_test && model_.has_self_test()) model_.self_test();
     graph g = file->net_graph();
-    bool patched = false;
+    bool patched = false, changed = false;
     for (graph_node& n : g.nodes)
       if (n.op == op_kind::channel_normalize && n.floats.size() == 6) {
-        for (int c = 3; c < 6; ++c) n.floats[static_cast<std::size_t>(c)] = divisor;
+        for (std::size_t c = 3; c < 6; ++c) {
+          changed = changed || n.floats[c] != divisor;
+          n.floats[c] = divisor;
+        }
         patched = true;
       }
     if (!patched) throw format_error(model_path + ": the graph has no input normalisation to set the divisor of");
-    std::map<std::string, tensor_view<const float>> views;
-    for (const graph_node& n : g.nodes)
-      for (const std::string& t : n.tensors)
-        if (!t.empty()) views.emplace(t, file->view(t));
-    reference_ = std::make_shared<const graph_net<float>>(g, views, file);
-#ifndef LMTCNN_FORCE_REFERENCE
-    engine_ = std::make_shared<const engine_net<simd_arch>>(g, views, file);
-#endif
+    if (changed) model_ = model<float>(std::move(g), file);
   }
 
   /// Age and gender of one face.
@@ -159,13 +158,7 @@ class age_gender_estimator {
 
   /// Runs prepared inputs [n,112,112,3] (RGB 0..255); reference selects the scalar reference path.
   std::vector<age_gender> run(tensor_view<const float> batch, bool reference = false) const {
-    std::map<std::string, tensor<float>> out;
-#ifndef LMTCNN_FORCE_REFERENCE
-    if (!reference) out = engine_->forward(batch);
-#else
-    (void)reference;  // the reference path is the only one
-#endif
-    if (out.empty()) out = reference_->forward(batch);
+    const std::map<std::string, tensor<float>> out = reference ? model_.forward_reference(batch) : model_.forward(batch);
     const tensor<float>& age = out.at("age");
     const tensor<float>& gender = out.at("gender_probs");
     std::vector<age_gender> r(static_cast<std::size_t>(batch.dim(0)));
@@ -178,10 +171,7 @@ class age_gender_estimator {
   }
 
  private:
-  std::shared_ptr<const graph_net<float>> reference_;
-#ifndef LMTCNN_FORCE_REFERENCE
-  std::shared_ptr<const engine_net<simd_arch>> engine_;
-#endif
+  model<float> model_;
 };
 
 }  // namespace lmtcnn

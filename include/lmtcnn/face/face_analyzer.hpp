@@ -42,14 +42,18 @@ struct face_result {
 /// LMTCNN-1-1 / LMTCNN-2-1 from a converted file, with LMTCNN's preprocessing of a face box.
 class lmtcnn_estimator {
  public:
-  explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false)
-      : lmtcnn_estimator(std::make_shared<const weights_file>(weights_file::load(model_path)), model_path, oversample) {}
+  /// Loads a converted LMTCNN and runs the file's self-test (unless run_self_test is false).
+  explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false, bool run_self_test = true)
+      : lmtcnn_estimator(std::make_shared<const weights_file>(weights_file::load(model_path)), model_path, oversample,
+                         run_self_test) {}
 
   /// The same over a file already loaded (model_path names it in messages).
-  lmtcnn_estimator(std::shared_ptr<const weights_file> file, const std::string& model_path, bool oversample = false)
+  lmtcnn_estimator(std::shared_ptr<const weights_file> file, const std::string& model_path, bool oversample = false,
+                   bool run_self_test = true)
       : model_(std::make_shared<const model<float>>(std::move(file))), oversample_(oversample) {
     const metadata& meta = model_->meta();
     require_family(meta, model_path, "lmtcnn", "an LMTCNN");
+    if (run_self_test && model_->has_self_test()) model_->self_test();
     const auto labels = meta.find("labels.age_probs");
     if (labels != meta.end() && labels->second.type == meta_value::kind::texts)
       groups_ = labels->second.ss;

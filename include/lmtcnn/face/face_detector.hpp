@@ -42,6 +42,7 @@ struct face_detector_options {
   index_t input_size = 416;        ///< side of the network input: a multiple of 32, 32..2048
   double score_threshold = 0.5;    ///< faces scoring above this are kept; in (0, 1)
   std::size_t max_faces = 1000;    ///< at most this many faces per image (the best ones)
+  bool self_test = true;           ///< run the file's self-test when loading it
 };
 
 /// Intersection over union of two boxes (0 when either is empty).
@@ -140,13 +141,13 @@ class face_detector {
  public:
   /// Loads a converted tiny face detector and prepares it for the given input size.
   /// Throws lmtcnn::error (format_error for a bad file) naming the file or the bad setting.
-  explicit face_detector(const std::string& model_path, const face_detector_options& options = {}) : options_(options) {
-    if (options.input_size < 32 || options.input_size > 2048 || options.input_size % 32 != 0)
-      throw error("detector input size " + std::to_string(options.input_size) +
-                  " is not a multiple of 32 from 32 to 2048");
-    if (!(options.score_threshold > 0 && options.score_threshold < 1))
-      throw error("detector score threshold " + std::to_string(options.score_threshold) + " is not between 0 and 1");
-    auto file = std::make_shared<const weights_file>(weights_file::load(model_path));
+  explicit face_detector(const std::string& model_path, const face_detector_options& options = {})
+      : face_detector(load_file(model_path, options), model_path, options) {}
+
+  /// The same over a file already loaded (model_path names it in messages).
+  face_detector(const std::shared_ptr<const weights_file>& file, const std::string& model_path,
+                const face_detector_options& options = {})
+      : options_(check(options)), model_(file) {
     const metadata& meta = file->meta();
     require_family(meta, model_path, "faceapi_tiny_face_detector", "a face-api.js tiny face detector");
     const auto anchors = meta.find("detector.anchors");
@@ -160,18 +161,15 @@ class face_detector {
     for (double a : anchors_)
       if (!(a > 0 && a < 1e4)) throw format_error(model_path + ": detector.anchors holds a size that is not positive");
     iou_threshold_ = iou_t->second.d;
+    if (options.self_test && model_.has_self_test()) model_.self_test();
     graph g = file->net_graph();
     g.input_dims = shape({options.input_size, options.input_size, 3});
-    std::map<std::string, tensor_view<const float>> views;
-    for (const graph_node& n : g.nodes)
-      for (const std::string& t : n.tensors)
-        if (!t.empty()) views.emplace(t, file->view(t));
-    reference_ = std::make_shared<const graph_net<float>>(g, views, file);
+    if (g.input_dims != file->net_graph().input_dims) model_ = model<float>(g, file);
     const index_t n_anchors = static_cast<index_t>(anchors_.size() / 2);
     const std::vector<shape> shapes = infer_shapes(g, 1, [&](const std::string& t, bool& found) {
-      const auto it = views.find(t);
-      found = it != views.end();
-      return found ? it->second.shape() : shape();
+      const tensor_entry* e = file->find(t);
+      found = e != nullptr;
+      return found ? e->dims : shape();
     });
     const auto out = std::find_if(g.outputs.begin(), g.outputs.end(), [](const auto& o) { return o.first == "boxes"; });
     if (out == g.outputs.end()) throw format_error(model_path + ": the graph has no 'boxes' output");
@@ -181,9 +179,6 @@ class face_detector {
       throw format_error(model_path + ": output 'boxes' is " + os.str() + ", expected " +
                          shape({1, cells_, cells_, n_anchors * 5}).str() + " for " + std::to_string(n_anchors) +
                          " anchors at input size " + std::to_string(options.input_size));
-#ifndef LMTCNN_FORCE_REFERENCE
-    engine_ = std::make_shared<const engine_net<simd_arch>>(g, views, file);
-#endif
   }
 
   const face_detector_options& options() const { return options_; }
@@ -201,25 +196,31 @@ class face_detector {
 
   /// The raw output grid [n, s/32, s/32, anchors * 5] for prepared inputs [n, s, s, 3] (RGB 0..255).
   tensor<float> raw_output(tensor_view<const float> input, bool reference = false) const {
-    std::map<std::string, tensor<float>> out;
-#ifndef LMTCNN_FORCE_REFERENCE
-    if (!reference) out = engine_->forward(input);
-#else
-    (void)reference;
-#endif
-    if (out.empty()) out = reference_->forward(input);
+    std::map<std::string, tensor<float>> out = reference ? model_.forward_reference(input) : model_.forward(input);
     return std::move(out.at("boxes"));
   }
 
  private:
+  static const face_detector_options& check(const face_detector_options& options) {
+    if (options.input_size < 32 || options.input_size > 2048 || options.input_size % 32 != 0)
+      throw error("detector input size " + std::to_string(options.input_size) +
+                  " is not a multiple of 32 from 32 to 2048");
+    if (!(options.score_threshold > 0 && options.score_threshold < 1))
+      throw error("detector score threshold " + std::to_string(options.score_threshold) + " is not between 0 and 1");
+    return options;
+  }
+
+  static std::shared_ptr<const weights_file> load_file(const std::string& model_path,
+                                                       const face_detector_options& options) {
+    check(options);  // before the file: a bad setting is reported as such
+    return std::make_shared<const weights_file>(weights_file::load(model_path));
+  }
+
   face_detector_options options_;
   std::vector<double> anchors_;
   double iou_threshold_ = 0.4;
   index_t cells_ = 13;
-  std::shared_ptr<const graph_net<float>> reference_;
-#ifndef LMTCNN_FORCE_REFERENCE
-  std::shared_ptr<const engine_net<simd_arch>> engine_;
-#endif
+  model<float> model_;
 };
 
 }  // namespace lmtcnn

@@ -1,5 +1,6 @@
 // LMTCNN-1-1 and LMTCNN-2-1 (Lee, Chan, Chen, Chen, MIPR 2018): joint age-group and gender
-// classification with depthwise-separable convolutions, run on the scalar reference ops.
+// classification with depthwise-separable convolutions, built from weights under their TensorFlow
+// checkpoint names and run through model (the SIMD engine for float, the scalar reference otherwise).
 //
 // Layer order, exactly as the original TensorFlow graph (scope multitaskdpcnn/):
 //   standardize per image -> conv1 7x7/4 VALID +bias ReLU -> pool1 max 3x3/2 VALID
@@ -20,11 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "lmtcnn/graph/graph_net.hpp"
-#include "lmtcnn/reference/ops.hpp"
-#ifndef LMTCNN_FORCE_REFERENCE
-#include "lmtcnn/engine/engine.hpp"
-#endif
+#include "lmtcnn/engine/model.hpp"
+#include "lmtcnn/graph/graph.hpp"
 #include "lmtcnn/core/seeded.hpp"
 #include "lmtcnn/core/tensor.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
@@ -193,12 +191,7 @@ class lmtcnn_net {
   explicit lmtcnn_net(const tensor_map<T>& weights, lmtcnn_options options = {})
       : variant_(recognise_variant(weights, options.variant)),
         bn_mode_(options.bn_mode),
-        net_(lmtcnn_graph(variant_, bn_mode_), checked_weights(weights, variant_, bn_mode_)) {
-#ifndef LMTCNN_FORCE_REFERENCE
-    if constexpr (std::is_same_v<T, float>)
-      engine_ = std::make_shared<const engine_net<simd_arch>>(net_.net_graph(), net_.weights(), net_.owner());
-#endif
-  }
+        model_(lmtcnn_graph(variant_, bn_mode_), checked_weights(weights, variant_, bn_mode_)) {}
 
   lmtcnn_variant variant() const { return variant_; }
   batch_norm_mode bn_mode() const { return bn_mode_; }
@@ -208,38 +201,34 @@ class lmtcnn_net {
   /// In batch_statistics mode the batch norm statistics are those of the whole batch. float networks
   /// run on the SIMD engine (unless built with LMTCNN_FORCE_REFERENCE), others on the reference ops.
   lmtcnn_output<T> forward(tensor_view<const T> input) const {
-#ifndef LMTCNN_FORCE_REFERENCE
-    if constexpr (std::is_same_v<T, float>) return run(input, true, nullptr);
-#endif
-    return run(input, false, nullptr);
+    check(input);
+    return outputs(model_.forward(input));
   }
 
   /// The same with each layer split across the threads of pool (the SIMD engine only; the
   /// reference path runs on the calling thread). Results are bitwise those of forward().
   lmtcnn_output<T> forward(tensor_view<const T> input, thread_pool& pool) const {
-#ifndef LMTCNN_FORCE_REFERENCE
-    if constexpr (std::is_same_v<T, float>) return run(input, true, &pool);
-#endif
-    return run(input, false, nullptr);
+    check(input);
+    return outputs(model_.forward(input, pool));
   }
 
   /// The same on the scalar reference ops.
-  lmtcnn_output<T> forward_reference(tensor_view<const T> input) const { return run(input, false, nullptr); }
+  lmtcnn_output<T> forward_reference(tensor_view<const T> input) const {
+    check(input);
+    return outputs(model_.forward_reference(input));
+  }
 
   /// The layer graph this network runs.
-  const graph& net_graph() const { return net_.net_graph(); }
+  const graph& net_graph() const { return model_.net_graph(); }
 
  private:
-  lmtcnn_output<T> run(tensor_view<const T> input, [[maybe_unused]] bool fast, [[maybe_unused]] thread_pool* pool) const {
+  void check(tensor_view<const T> input) const {
     if (input.rank() != 4 || input.dim(1) != input_size || input.dim(2) != input_size || input.dim(3) != 3 ||
         input.dim(0) < 1)
       throw shape_error(name() + " layer 'input': got " + input.shape().str() + ", expected [n,227,227,3]");
-    std::map<std::string, tensor<T>> out;
-#ifndef LMTCNN_FORCE_REFERENCE
-    if constexpr (std::is_same_v<T, float>)
-      if (fast) out = pool ? engine_->forward(input, *pool) : engine_->forward(input);
-#endif
-    if (out.empty()) out = net_.forward(input);
+  }
+
+  static lmtcnn_output<T> outputs(std::map<std::string, tensor<T>> out) {
     lmtcnn_output<T> r;
     r.age_logits = std::move(out.at("age_logits"));
     r.age_probs = std::move(out.at("age_probs"));
@@ -293,10 +282,7 @@ class lmtcnn_net {
 
   lmtcnn_variant variant_;
   batch_norm_mode bn_mode_;
-  graph_net<T> net_;
-#ifndef LMTCNN_FORCE_REFERENCE
-  std::shared_ptr<const engine_net<simd_arch>> engine_;  // float networks only
-#endif
+  model<T> model_;
 };
 
 /// Untrained LMTCNN weights from lmtcnn::seeded, for benchmarks and demos: filters uniform in
