@@ -24,38 +24,9 @@
 #include "lmtcnn/io/resize.hpp"
 #include "lmtcnn/io/image_io.hpp"
 #include "lmtcnn/engine/model.hpp"
+#include "lmtcnn/face/types.hpp"
 
 namespace lmtcnn {
-
-/// A face box in image pixels (top-left corner, width, height).
-struct face_box {
-  double x = 0, y = 0, width = 0, height = 0;
-};
-
-/// What the AgeGenderNet says about one face.
-struct age_gender {
-  float age_years = 0;
-  float p_male = 0;
-  float p_female = 0;
-};
-
-/// The box face-api.js crops: clipped to the image, then each of x, y, width, height floored.
-/// Throws lmtcnn::error when nothing of the box lies inside the image.
-inline void clip_box(const face_box& b, int image_width, int image_height, int& x, int& y, int& w, int& h) {
-  if (!(std::isfinite(b.x) && std::isfinite(b.y) && std::isfinite(b.width) && std::isfinite(b.height)))
-    throw error("face box is not finite");
-  const double cx = std::max(b.x, 0.0), cy = std::max(b.y, 0.0);
-  const double cw = std::min(b.x + b.width - cx, image_width - cx), ch = std::min(b.y + b.height - cy, image_height - cy);
-  const double fx = std::floor(cx), fy = std::floor(cy), fw = std::floor(cw), fh = std::floor(ch);
-  if (!(fw >= 1 && fh >= 1))
-    throw error("face box (" + std::to_string(b.x) + ", " + std::to_string(b.y) + ", " + std::to_string(b.width) +
-                ", " + std::to_string(b.height) + ") lies outside the " + std::to_string(image_width) + "x" +
-                std::to_string(image_height) + " image");
-  x = static_cast<int>(fx);
-  y = static_cast<int>(fy);
-  w = static_cast<int>(fw);
-  h = static_cast<int>(fh);
-}
 
 /// The 112x112x3 network input (RGB 0..255, before mean subtraction) for a face box, written into
 /// dst ([112,112,3] view, e.g. one image of a batch). The padded square is never built: the resize

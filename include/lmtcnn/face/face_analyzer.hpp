@@ -28,16 +28,6 @@
 
 namespace lmtcnn {
 
-/// What is known about one face.
-struct face_result {
-  face_box box;                       ///< in image pixels, as detected or given (not clipped)
-  std::optional<double> score;        ///< the detector's score; none for a given box or the whole image
-  std::optional<double> age_years;    ///< regression models (face-api.js)
-  std::string age_group;              ///< classification models (LMTCNN): the most likely group
-  std::vector<double> age_probs;      ///< classification models: one per group of age_groups
-  double p_male = 0, p_female = 0;
-  bool male() const { return p_male >= p_female; }
-};
 
 /// LMTCNN-1-1 / LMTCNN-2-1 from a converted file, with LMTCNN's preprocessing of a face box.
 class lmtcnn_estimator {
@@ -152,13 +142,7 @@ struct face_analyzer_options {
 
 /// Whether at least one whole pixel of the box lies inside the image (what clip_box needs).
 inline bool box_overlaps(const face_box& b, const image& img) {
-  int x, y, w, h;
-  try {
-    clip_box(b, img.width, img.height, x, y, w, h);
-  } catch (const error&) {
-    return false;
-  }
-  return true;
+  return crop_box(b, img.width, img.height).has_value();
 }
 
 /// Faces, then age and gender for each; const and safe to use from several threads at once.

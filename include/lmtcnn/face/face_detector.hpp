@@ -24,18 +24,12 @@
 #include <string>
 #include <vector>
 
-#include "lmtcnn/face/age_gender.hpp"
 #include "lmtcnn/io/resize.hpp"
 #include "lmtcnn/io/image_io.hpp"
 #include "lmtcnn/engine/model.hpp"
+#include "lmtcnn/face/types.hpp"
 
 namespace lmtcnn {
-
-/// One detected face: its box in image pixels and its score (0..1).
-struct face_detection {
-  face_box box;
-  double score = 0;
-};
 
 /// Settings of a face_detector.
 struct face_detector_options {
