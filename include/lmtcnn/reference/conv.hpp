@@ -1,5 +1,5 @@
 // lmtcnn reference convolutions: standard, depthwise (multiplier 1) and pointwise (1x1).
-// Plain loops, accumulating in T, kept as the oracle for the fast kernels. The output must not
+// Plain loops, accumulating in accum_t<T> (double for float), kept as the oracle for the fast kernels. The output must not
 // overlap the input. Padded cells count as zero.
 #pragma once
 
