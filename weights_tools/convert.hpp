@@ -39,27 +39,17 @@ namespace detail {
 /// unexpected tensor in one error. Names starting with "selftest/" are left in src.
 inline lmtcnn::tensor_map<float> take_expected(source_weights& src, const std::vector<lmtcnn::tensor_spec>& specs,
                                                const std::string& network) {
-  lmtcnn::tensor_map<float> kept;
+  std::vector<std::pair<std::string, lmtcnn::shape>> have;
+  for (const auto& [name, t] : src.tensors)
+    if (name.rfind("selftest/", 0) != 0) have.emplace_back(name, t.shape());
   std::string problems;
+  for (const std::string& p : lmtcnn::tensor_set_problems(specs, have)) problems += "; " + p;
+  if (!problems.empty()) throw lmtcnn::error(network + " weights: " + problems.substr(2));
+  lmtcnn::tensor_map<float> kept;
   for (const lmtcnn::tensor_spec& s : specs) {
     auto it = std::find_if(src.tensors.begin(), src.tensors.end(), [&](const auto& t) { return t.first == s.name; });
-    if (it == src.tensors.end()) {
-      if (s.required) problems += "; missing tensor '" + s.name + "' " + s.dims.str();
-      continue;
-    }
-    if (it->second.shape() != s.dims) {
-      problems += "; tensor '" + s.name + "' has shape " + it->second.shape().str() + ", expected " + s.dims.str();
-      continue;
-    }
-    kept.emplace(s.name, std::move(it->second));
+    if (it != src.tensors.end()) kept.emplace(s.name, std::move(it->second));
   }
-  for (const auto& [name, t] : src.tensors) {
-    if (name.rfind("selftest/", 0) == 0) continue;
-    bool known = false;
-    for (const lmtcnn::tensor_spec& s : specs) known = known || s.name == name;
-    if (!known) problems += "; unexpected tensor '" + name + "' " + t.shape().str();
-  }
-  if (!problems.empty()) throw lmtcnn::error(network + " weights: " + problems.substr(2));
   return kept;
 }
 

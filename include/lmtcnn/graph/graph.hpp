@@ -6,6 +6,7 @@
 // graph/ops.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -225,6 +226,36 @@ std::vector<shape> infer_shapes(const graph& g, index_t n, Lookup lookup) {
     if (id >= v.size()) throw shape_error("graph output '" + name + "' refers to value " + std::to_string(id) + ", which does not exist");
   if (g.outputs.empty()) throw shape_error("graph has no outputs");
   return v;
+}
+
+/// One weight tensor a network needs: its name and shape.
+struct tensor_spec {
+  std::string name;
+  shape dims;
+  bool required = true;  ///< false: used when present (checked), not needed
+};
+
+/// Every way a set of named tensor shapes differs from what specs ask, in spec order, then the
+/// unexpected ones in the set's order: "missing tensor 'n' [..]", "tensor 'n' has shape [..],
+/// expected [..]", "unexpected tensor 'n' [..]". Empty when the set fits.
+inline std::vector<std::string> tensor_set_problems(const std::vector<tensor_spec>& specs,
+                                                    const std::vector<std::pair<std::string, shape>>& have) {
+  std::vector<std::string> problems;
+  auto find = [&](const std::string& name) {
+    return std::find_if(have.begin(), have.end(), [&](const auto& h) { return h.first == name; });
+  };
+  for (const tensor_spec& spec : specs) {
+    const auto it = find(spec.name);
+    if (it == have.end()) {
+      if (spec.required) problems.push_back("missing tensor '" + spec.name + "' " + spec.dims.str());
+    } else if (it->second != spec.dims) {
+      problems.push_back("tensor '" + spec.name + "' has shape " + it->second.str() + ", expected " + spec.dims.str());
+    }
+  }
+  for (const auto& [name, dims] : have)
+    if (std::none_of(specs.begin(), specs.end(), [&](const tensor_spec& s) { return s.name == name; }))
+      problems.push_back("unexpected tensor '" + name + "' " + dims.str());
+  return problems;
 }
 
 /// Multiply-accumulates of one node for its output shape out, whose first tensor has shape w:

@@ -49,13 +49,6 @@ inline constexpr std::array<const char*, 8> lmtcnn_age_groups = {"0-2",   "4-6",
 /// Gender labels, in the order of the gender head's outputs (index 0 = male).
 inline constexpr std::array<const char*, 2> lmtcnn_genders = {"male", "female"};
 
-/// One weight tensor a network needs: its TensorFlow checkpoint name and shape.
-struct tensor_spec {
-  std::string name;
-  shape dims;
-  bool required = true;  ///< false: used when present (checked), not needed
-};
-
 struct lmtcnn_options {
   batch_norm_mode bn_mode = batch_norm_mode::batch_statistics;
   /// Expected variant; when unset it is recognised from the weights' shapes.
@@ -238,28 +231,15 @@ class lmtcnn_net {
   }
 
   static tensor_map<T> checked_weights(const tensor_map<T>& weights, lmtcnn_variant v, batch_norm_mode m) {
-    tensor_map<T> kept;
-    std::string problems;
     const std::vector<tensor_spec> specs = expected_tensors(v, m);
-    for (const tensor_spec& spec : specs) {
-      const auto it = weights.find(spec.name);
-      if (it == weights.end()) {
-        if (spec.required) problems += "\n  missing tensor '" + spec.name + "' " + spec.dims.str();
-        continue;
-      }
-      if (it->second.shape() != spec.dims) {
-        problems += "\n  tensor '" + spec.name + "' has shape " + it->second.shape().str() + ", expected " +
-                    spec.dims.str();
-        continue;
-      }
-      kept.emplace(spec.name, it->second);
-    }
-    for (const auto& [name, value] : weights) {
-      bool known = false;
-      for (const tensor_spec& spec : specs) known = known || spec.name == name;
-      if (!known) problems += "\n  unexpected tensor '" + name + "' " + value.shape().str();
-    }
+    std::vector<std::pair<std::string, shape>> have;
+    for (const auto& [name, t] : weights) have.emplace_back(name, t.shape());
+    std::string problems;
+    for (const std::string& p : tensor_set_problems(specs, have)) problems += "\n  " + p;
     if (!problems.empty()) throw shape_error(std::string(to_string(v)) + " weights:" + problems);
+    tensor_map<T> kept;
+    for (const tensor_spec& spec : specs)
+      if (const auto it = weights.find(spec.name); it != weights.end()) kept.emplace(spec.name, it->second);
     return kept;
   }
 
