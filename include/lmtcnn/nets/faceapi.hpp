@@ -79,44 +79,44 @@ inline std::vector<tensor_spec> faceapi_age_gender_tensors() {
 /// The AgeGenderNet graph on 112x112x3 RGB in 0..255. Outputs: age [n,1] (years),
 /// gender_logits [n,2] and gender_probs [n,2] (p_male, p_female).
 LMTCNN_GRAPH_BUILDER inline graph faceapi_age_gender_graph(double divisor = 256.0) {
-  const std::int64_t none = 0, relu = 1;
   detail::graph_builder b({112, 112, 3});
   const std::uint32_t in = b.add("input/normalize", op_kind::channel_normalize, {0}, {}, {},
                                  detail::normalize_params(faceapi_age_gender_mean, divisor));
   // separable conv: depthwise 3x3 (no bias) then pointwise 1x1 + bias
-  auto sep = [&](const std::string& s, std::uint32_t x, std::int64_t act) LMTCNN_GRAPH_BUILDER {
+  auto sep = [&](const std::string& s, std::uint32_t x, activation act) LMTCNN_GRAPH_BUILDER {
     const std::uint32_t d = b.add(s + "/depthwise", op_kind::depthwise_conv2d, {x}, {s + "/depthwise_filter", ""},
-                                  {1, 1, 1, none});
+                                  conv_attrs::ints(1, 1, padding::same, activation::none));
     return b.add(s + "/pointwise", op_kind::pointwise_conv2d, {d}, {s + "/pointwise_filter", s + "/bias"},
-                 {1, 1, 1, act});
+                 conv_attrs::ints(1, 1, padding::same, act));
   };
   auto relu_of = [&](const std::string& s, std::uint32_t x) LMTCNN_GRAPH_BUILDER { return b.add(s, op_kind::relu, {x}); };
   auto reduction = [&](const std::string& s, std::uint32_t x, bool activate_input) LMTCNN_GRAPH_BUILDER {
     std::uint32_t a = activate_input ? relu_of(s + "/relu_in", x) : x;
-    a = sep(s + "/separable_conv0", a, none);
-    a = sep(s + "/separable_conv1", relu_of(s + "/separable_conv0/relu", a), none);
-    a = b.add(s + "/max_pool", op_kind::pool_max, {a}, {}, {3, 3, 2, 2, 1});
+    a = sep(s + "/separable_conv0", a, activation::none);
+    a = sep(s + "/separable_conv1", relu_of(s + "/separable_conv0/relu", a), activation::none);
+    a = b.add(s + "/max_pool", op_kind::pool_max, {a}, {}, pool_attrs::ints(3, 3, 2, 2, padding::same));
     const std::uint32_t e = b.add(s + "/expansion_conv", op_kind::pointwise_conv2d, {x},
-                                  {s + "/expansion_conv/filters", s + "/expansion_conv/bias"}, {2, 2, 1, none});
+                                  {s + "/expansion_conv/filters", s + "/expansion_conv/bias"}, conv_attrs::ints(2, 2, padding::same, activation::none));
     return b.add(s + "/add", op_kind::add, {a, e});
   };
   std::uint32_t x = b.add("entry_flow/conv_in", op_kind::conv2d, {in},
-                          {"entry_flow/conv_in/filters", "entry_flow/conv_in/bias"}, {2, 2, 1, relu});
+                          {"entry_flow/conv_in/filters", "entry_flow/conv_in/bias"}, conv_attrs::ints(2, 2, padding::same, activation::relu));
   x = reduction("entry_flow/reduction_block_0", x, false);
   x = reduction("entry_flow/reduction_block_1", x, true);
   for (const char* blk : {"middle_flow/main_block_0", "middle_flow/main_block_1"}) {
     const std::string s = blk;
-    std::uint32_t a = sep(s + "/separable_conv0", relu_of(s + "/relu_in", x), none);
-    a = sep(s + "/separable_conv1", relu_of(s + "/separable_conv0/relu", a), none);
-    a = sep(s + "/separable_conv2", relu_of(s + "/separable_conv1/relu", a), none);
+    std::uint32_t a = sep(s + "/separable_conv0", relu_of(s + "/relu_in", x), activation::none);
+    a = sep(s + "/separable_conv1", relu_of(s + "/separable_conv0/relu", a), activation::none);
+    a = sep(s + "/separable_conv2", relu_of(s + "/separable_conv1/relu", a), activation::none);
     x = b.add(s + "/add", op_kind::add, {a, x});
   }
   x = reduction("exit_flow/reduction_block", x, true);
-  x = sep("exit_flow/separable_conv", x, relu);
-  x = b.add("avg_pool", op_kind::pool_avg, {x}, {}, {7, 7, 2, 2, 0});
-  const std::uint32_t age = b.add("fc/age", op_kind::fully_connected, {x}, {"fc/age/weights", "fc/age/bias"}, {none});
+  x = sep("exit_flow/separable_conv", x, activation::relu);
+  x = b.add("avg_pool", op_kind::pool_avg, {x}, {}, pool_attrs::ints(7, 7, 2, 2, padding::valid));
+  const std::uint32_t age = b.add("fc/age", op_kind::fully_connected, {x}, {"fc/age/weights", "fc/age/bias"},
+                                       dense_attrs::ints(activation::none));
   const std::uint32_t gender =
-      b.add("fc/gender", op_kind::fully_connected, {x}, {"fc/gender/weights", "fc/gender/bias"}, {none});
+      b.add("fc/gender", op_kind::fully_connected, {x}, {"fc/gender/weights", "fc/gender/bias"}, dense_attrs::ints(activation::none));
   const std::uint32_t gender_p = b.add("fc/gender/softmax", op_kind::softmax, {gender});
   return b.finish({{"age", age}, {"gender_logits", gender}, {"gender_probs", gender_p}});
 }
@@ -139,21 +139,20 @@ inline std::vector<tensor_spec> faceapi_tiny_face_detector_tensors() {
 /// The tiny face detector graph on input_size x input_size x 3 RGB in 0..255 (input_size a multiple
 /// of 32). Output: boxes [n, input_size/32, input_size/32, 25], 5 anchors x (tx, ty, tw, th, score logit).
 LMTCNN_GRAPH_BUILDER inline graph faceapi_tiny_face_detector_graph(index_t input_size = 416) {
-  const std::int64_t leaky = 2;
   const double alpha = 0.10000000149011612;  // float32(0.1), as the JavaScript passes it
   detail::graph_builder b({input_size, input_size, 3});
   std::uint32_t x = b.add("input/normalize", op_kind::channel_normalize, {0}, {}, {},
                           detail::normalize_params(faceapi_tiny_face_detector_mean, 255.0));
-  x = b.add("conv0", op_kind::conv2d, {x}, {"conv0/filters", "conv0/bias"}, {1, 1, 0, leaky}, {alpha});
+  x = b.add("conv0", op_kind::conv2d, {x}, {"conv0/filters", "conv0/bias"}, conv_attrs::ints(1, 1, padding::valid, activation::leaky_relu), {alpha});
   for (int i = 1; i <= 5; ++i) {
     const std::string s = "conv" + std::to_string(i);
-    x = b.add("pool" + std::to_string(i - 1), op_kind::pool_max, {x}, {}, {2, 2, 2, 2, 1});
-    x = b.add(s + "/depthwise", op_kind::depthwise_conv2d, {x}, {s + "/depthwise_filter", ""}, {1, 1, 1, 0});
+    x = b.add("pool" + std::to_string(i - 1), op_kind::pool_max, {x}, {}, pool_attrs::ints(2, 2, 2, 2, padding::same));
+    x = b.add(s + "/depthwise", op_kind::depthwise_conv2d, {x}, {s + "/depthwise_filter", ""}, conv_attrs::ints(1, 1, padding::same, activation::none));
     x = b.add(s + "/pointwise", op_kind::pointwise_conv2d, {x}, {s + "/pointwise_filter", s + "/bias"},
-              {1, 1, 0, leaky}, {alpha});
+              conv_attrs::ints(1, 1, padding::valid, activation::leaky_relu), {alpha});
   }
-  x = b.add("pool5", op_kind::pool_max, {x}, {}, {2, 2, 1, 1, 1});
-  x = b.add("conv8", op_kind::pointwise_conv2d, {x}, {"conv8/filters", "conv8/bias"}, {1, 1, 0, 0});
+  x = b.add("pool5", op_kind::pool_max, {x}, {}, pool_attrs::ints(2, 2, 1, 1, padding::same));
+  x = b.add("conv8", op_kind::pointwise_conv2d, {x}, {"conv8/filters", "conv8/bias"}, conv_attrs::ints(1, 1, padding::valid, activation::none));
   return b.finish({{"boxes", x}});
 }
 

@@ -76,8 +76,6 @@ inline std::optional<lmtcnn_variant> lmtcnn_variant_of(const shape& convdp1_poin
 /// come from the weights). Outputs: age_logits, gender_logits, age_probs, gender_probs.
 LMTCNN_GRAPH_BUILDER inline graph lmtcnn_graph(lmtcnn_variant, batch_norm_mode mode) {
   const std::string s = "multitaskdpcnn/";
-  const std::int64_t relu = static_cast<std::int64_t>(activation::relu);
-  const std::int64_t none = static_cast<std::int64_t>(activation::none);
   graph g;
   g.input_dims = {227, 227, 3};
   auto add = [&](std::string name, op_kind op, std::vector<std::string> tensors, std::vector<std::int64_t> ints,
@@ -90,28 +88,28 @@ LMTCNN_GRAPH_BUILDER inline graph lmtcnn_graph(lmtcnn_variant, batch_norm_mode m
     return add(s + scope, op_kind::batch_norm,
                {moving ? s + scope + "/moving_mean" : "", moving ? s + scope + "/moving_variance" : "", "",
                 s + scope + "/beta"},
-               {moving ? 0 : 1}, {1e-3}, x);
+               batch_norm_attrs{"", "", "", "", moving ? 0 : 1, 1e-3}.ints(), {1e-3}, x);
   };
   std::uint32_t x = add("input/standardize", op_kind::standardize, {}, {}, {}, 0);
-  x = add(s + "conv1", op_kind::conv2d, {s + "conv1/weights", s + "conv1/biases"}, {4, 4, 0, relu}, {}, x);
-  x = add(s + "pool1", op_kind::pool_max, {}, {3, 3, 2, 2, 0}, {}, x);
-  x = add(s + "norm1", op_kind::lrn, {}, {5}, {1.0, 1e-4, 0.75}, x);
+  x = add(s + "conv1", op_kind::conv2d, {s + "conv1/weights", s + "conv1/biases"}, conv_attrs::ints(4, 4, padding::valid, activation::relu), {}, x);
+  x = add(s + "pool1", op_kind::pool_max, {}, pool_attrs::ints(3, 3, 2, 2, padding::valid), {}, x);
+  x = add(s + "norm1", op_kind::lrn, {}, lrn_attrs{5, 1.0, 1e-4, 0.75}.ints(), lrn_attrs{5, 1.0, 1e-4, 0.75}.floats(), x);
   for (const auto& [block, stride] : {std::pair<const char*, std::int64_t>{"convdp1", 1}, {"convdp2", 2}}) {
     const std::string b = s + block;
     x = add(b + "/depthwise_conv", op_kind::depthwise_conv2d,
-            {b + "/depthwise_conv/depthwise_weights", b + "/depthwise_conv/biases"}, {stride, stride, 1, relu}, {}, x);
+            {b + "/depthwise_conv/depthwise_weights", b + "/depthwise_conv/biases"}, conv_attrs::ints(stride, stride, padding::same, activation::relu), {}, x);
     x = bn(std::string(block) + "/dw_batch_norm", x);
     x = add(b + "/pointwise_conv", op_kind::pointwise_conv2d,
-            {b + "/pointwise_conv/weights", b + "/pointwise_conv/biases"}, {1, 1, 0, relu}, {}, x);
+            {b + "/pointwise_conv/weights", b + "/pointwise_conv/biases"}, conv_attrs::ints(1, 1, padding::valid, activation::relu), {}, x);
     x = bn(std::string(block) + "/pw_batch_norm", x);
   }
-  x = add(s + "pool3", op_kind::pool_max, {}, {3, 3, 2, 2, 0}, {}, x);
-  x = add(s + "full1", op_kind::fully_connected, {s + "full1/weights", s + "full1/biases"}, {relu}, {}, x);
-  x = add(s + "full2", op_kind::fully_connected, {s + "full2/weights", s + "full2/biases"}, {relu}, {}, x);
+  x = add(s + "pool3", op_kind::pool_max, {}, pool_attrs::ints(3, 3, 2, 2, padding::valid), {}, x);
+  x = add(s + "full1", op_kind::fully_connected, {s + "full1/weights", s + "full1/biases"}, dense_attrs::ints(activation::relu), {}, x);
+  x = add(s + "full2", op_kind::fully_connected, {s + "full2/weights", s + "full2/biases"}, dense_attrs::ints(activation::relu), {}, x);
   const std::uint32_t age = add("ageoutput", op_kind::fully_connected,
-                                {"ageoutput/ageweights", "ageoutput/agebiases"}, {none}, {}, x);
+                                {"ageoutput/ageweights", "ageoutput/agebiases"}, dense_attrs::ints(activation::none), {}, x);
   const std::uint32_t gender = add("genderoutput", op_kind::fully_connected,
-                                   {"genderoutput/genderweights", "genderoutput/genderbiases"}, {none}, {}, x);
+                                   {"genderoutput/genderweights", "genderoutput/genderbiases"}, dense_attrs::ints(activation::none), {}, x);
   const std::uint32_t age_p = add("ageoutput/softmax", op_kind::softmax, {}, {}, {}, age);
   const std::uint32_t gender_p = add("genderoutput/softmax", op_kind::softmax, {}, {}, {}, gender);
   g.outputs = {{"age_logits", age}, {"gender_logits", gender}, {"age_probs", age_p}, {"gender_probs", gender_p}};
