@@ -297,9 +297,14 @@ class weights_file {
     throw format_error(name_ + ": " + where + ": " + what);
   }
 
-  void parse(const std::string& name) {
+  struct section {
+    format::section_kind kind;
+    std::uint64_t offset, bytes, checksum;
+  };
+
+  /// Checks the header; returns the section count and the section table's offset.
+  std::pair<std::uint64_t, std::uint64_t> parse_header() const {
     using namespace format;
-    name_ = name;
     const unsigned char* p = buffer_.data();
     const std::uint64_t size = static_cast<std::uint64_t>(buffer_.size());
     const std::uint32_t one = 1;
@@ -331,11 +336,16 @@ class weights_file {
       fail("section table", "table lies outside the file");
     if (format::detail::read_le(p + 40, 8) != hash64(p + table, count * section_entry_bytes) && format::checksums_checked)
       fail("section table", "checksum mismatch");
+    return {count, table};
 
-    struct section {
-      section_kind kind;
-      std::uint64_t offset, bytes, checksum;
-    };
+  }
+
+  /// Reads and checks the section table: kinds, bounds, alignment, checksums, no overlaps, the
+  /// four sections every file has.
+  std::map<format::section_kind, section> parse_sections(std::uint64_t count, std::uint64_t table) const {
+    using namespace format;
+    const unsigned char* p = buffer_.data();
+    const std::uint64_t size = static_cast<std::uint64_t>(buffer_.size());
     std::map<section_kind, section> sections;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
     for (std::uint64_t i = 0; i < count; ++i) {
@@ -360,6 +370,15 @@ class weights_file {
     for (section_kind k : {section_kind::metadata, section_kind::tensors, section_kind::graph, section_kind::data})
       if (!sections.count(k)) fail("section table", std::string("no '") + to_string(k) + "' section");
 
+    return sections;
+  }
+
+  void parse(const std::string& name) {
+    using namespace format;
+    name_ = name;
+    const unsigned char* p = buffer_.data();
+    const auto [count, table] = parse_header();
+    const std::map<section_kind, section> sections = parse_sections(count, table);
     auto reader = [&](section_kind k) {
       const section& s = sections.at(k);
       return format::detail::byte_reader(p + s.offset, static_cast<std::size_t>(s.bytes), name_, to_string(k));
@@ -543,16 +562,10 @@ class weights_file {
   std::optional<self_test_spec> self_test_;
 };
 
-/// The bytes of a weight file holding the given metadata, graph, tensors and optional self-test.
-/// Tensors are written in name order; the graph refers to them by index.
-inline std::vector<unsigned char> serialize_weights(const metadata& meta, const graph& g,
-                                                    const tensor_map<float>& tensors,
-                                                    const std::optional<self_test_spec>& self_test = {}) {
-  using namespace format;
-  using format::detail::byte_writer;
-  std::map<std::string, std::int32_t> index;
-  for (const auto& [name, t] : tensors) index.emplace(name, static_cast<std::int32_t>(index.size()));
+namespace format {
+namespace detail {
 
+inline std::vector<unsigned char> metadata_section(const metadata& meta) {
   byte_writer m;
   m.u32(static_cast<std::uint32_t>(meta.size()));
   for (const auto& [key, v] : meta) {
@@ -572,8 +585,11 @@ inline std::vector<unsigned char> serialize_weights(const metadata& meta, const 
         break;
     }
   }
+  return std::move(m.bytes);
+}
 
-  byte_writer data, table;
+/// The tensor table and the data section: each tensor 64-byte aligned, with its checksum.
+inline void tensor_sections(const tensor_map<float>& tensors, byte_writer& table, byte_writer& data) {
   table.u32(static_cast<std::uint32_t>(tensors.size()));
   for (const auto& [name, t] : tensors) {
     data.pad_to(alignment);
@@ -592,7 +608,12 @@ inline std::vector<unsigned char> serialize_weights(const metadata& meta, const 
     table.u64(bytes);
     table.u64(hash64(data.bytes.data() + offset, bytes));
   }
+}
 
+/// The graph section; tensors are referred to by their index in name order (-1: absent).
+inline std::vector<unsigned char> graph_section(const graph& g, const tensor_map<float>& tensors) {
+  std::map<std::string, std::int32_t> index;
+  for (const auto& [name, t] : tensors) index.emplace(name, static_cast<std::int32_t>(index.size()));
   byte_writer gr;
   gr.str(g.input_name);
   gr.u32(static_cast<std::uint32_t>(g.input_dims.rank()));
@@ -623,25 +644,26 @@ inline std::vector<unsigned char> serialize_weights(const metadata& meta, const 
     gr.str(name);
     gr.u32(id);
   }
+  return std::move(gr.bytes);
+}
 
-  std::vector<std::pair<section_kind, const std::vector<unsigned char>*>> sections = {
-      {section_kind::metadata, &m.bytes}, {section_kind::tensors, &table.bytes}, {section_kind::graph, &gr.bytes}};
+inline std::vector<unsigned char> self_test_section(const self_test_spec& self_test) {
   byte_writer st;
-  if (self_test) {
-    st.str(self_test->input_tensor);
-    st.u32(static_cast<std::uint32_t>(self_test->outputs.size()));
-    for (const auto& [out, t] : self_test->outputs) {
-      st.str(out);
-      st.str(t);
-    }
-    st.f64(self_test->abs_tolerance);
-    st.f64(self_test->rel_tolerance);
-    st.str(self_test->origin);
-    sections.emplace_back(section_kind::self_test, &st.bytes);
+  st.str(self_test.input_tensor);
+  st.u32(static_cast<std::uint32_t>(self_test.outputs.size()));
+  for (const auto& [out, t] : self_test.outputs) {
+    st.str(out);
+    st.str(t);
   }
-  sections.emplace_back(section_kind::data, &data.bytes);
+  st.f64(self_test.abs_tolerance);
+  st.f64(self_test.rel_tolerance);
+  st.str(self_test.origin);
+  return std::move(st.bytes);
+}
 
-  // Layout: header, section table, then each section on a 64-byte boundary.
+/// The file: header, section table, then each section on a 64-byte boundary.
+inline std::vector<unsigned char> assemble_file(
+    const std::vector<std::pair<section_kind, const std::vector<unsigned char>*>>& sections) {
   const std::size_t count = sections.size();
   std::vector<std::uint64_t> offsets;
   std::size_t pos = header_bytes + count * section_entry_bytes;
@@ -675,6 +697,30 @@ inline std::vector<unsigned char> serialize_weights(const metadata& meta, const 
   h.u64(hash64(h.bytes.data(), 56));
   std::memcpy(file.data(), h.bytes.data(), header_bytes);
   return file;
+}
+
+}  // namespace detail
+}  // namespace format
+
+/// The bytes of a weight file holding the given metadata, graph, tensors and optional self-test.
+/// Tensors are written in name order; the graph refers to them by index.
+inline std::vector<unsigned char> serialize_weights(const metadata& meta, const graph& g,
+                                                    const tensor_map<float>& tensors,
+                                                    const std::optional<self_test_spec>& self_test = {}) {
+  using namespace format::detail;
+  const std::vector<unsigned char> m = metadata_section(meta);
+  byte_writer table, data;
+  tensor_sections(tensors, table, data);
+  const std::vector<unsigned char> gr = graph_section(g, tensors);
+  std::vector<std::pair<format::section_kind, const std::vector<unsigned char>*>> sections = {
+      {format::section_kind::metadata, &m}, {format::section_kind::tensors, &table.bytes}, {format::section_kind::graph, &gr}};
+  std::vector<unsigned char> st;
+  if (self_test) {
+    st = self_test_section(*self_test);
+    sections.emplace_back(format::section_kind::self_test, &st);
+  }
+  sections.emplace_back(format::section_kind::data, &data.bytes);
+  return assemble_file(sections);
 }
 
 /// Writes a weight file; throws error when the file cannot be written.
