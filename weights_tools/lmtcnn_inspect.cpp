@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -165,21 +166,70 @@ std::string value_text(const lmtcnn::meta_value& v) {
   return s;
 }
 
-}  // namespace
+/// Prints the metadata, the graph with every layer's output shape, parameters and multiply-
+/// accumulates, the tensors and the totals.
+void print_file(const std::string& path, const lmtcnn::weights_file& f) {
+  std::printf("file: %s (%" PRIu64 " bytes, format version %u)\n", path.c_str(), f.file_bytes(),
+              lmtcnn::format::version);
+  std::printf("\nmetadata:\n");
+  for (const auto& [key, v] : f.meta()) std::printf("  %-22s %s\n", key.c_str(), value_text(v).c_str());
 
-int main(int argc, char** argv) {
+  const lmtcnn::graph& g = f.net_graph();
+  const auto shapes = lmtcnn::infer_shapes(g, 1, [&](const std::string& t, bool& found) {
+    const lmtcnn::tensor_entry* e = f.find(t);
+    found = e != nullptr;
+    return found ? e->dims : lmtcnn::shape{};
+  });
+  std::printf("\ngraph: input '%s' %s\n", g.input_name.c_str(), shapes[0].str().c_str());
+  std::printf("  %-3s %-52s %-18s %-18s %12s %14s\n", "#", "layer", "op", "output", "parameters", "MACs");
+  std::set<std::string> used;
+  std::int64_t total_params = 0, total_macs = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const lmtcnn::graph_node& n = g.nodes[i];
+    const lmtcnn::shape& out = shapes[i + 1];
+    std::int64_t params = 0;
+    for (const std::string& t : n.tensors)
+      if (!t.empty()) {
+        params += f.find(t)->dims.elements();
+        if (used.insert(t).second) total_params += f.find(t)->dims.elements();
+      }
+    const std::int64_t macs = layer_macs(n, out, f);
+    total_macs += macs;
+    std::printf("  %-3zu %-52s %-18s %-18s %12" PRId64 " %14" PRId64 "\n", i + 1, n.name.c_str(),
+                lmtcnn::to_string(n.op), out.str().c_str(), params, macs);
+  }
+  std::printf("  outputs:");
+  for (const auto& [name, id] : g.outputs) std::printf(" %s %s", name.c_str(), shapes[id].str().c_str());
+  std::printf("\n\ntensors:\n  %-58s %-18s %12s  %s\n", "name", "shape", "bytes", "checksum");
+  std::uint64_t bytes = 0;
+  for (const lmtcnn::tensor_entry& e : f.tensors()) {
+    std::printf("  %-58s %-18s %12" PRIu64 "  %016" PRIx64 "\n", e.name.c_str(), e.dims.str().c_str(), e.bytes,
+                e.checksum);
+    bytes += e.bytes;
+  }
+  std::printf("\ntotals: %zu layers, %zu tensors (%" PRIu64 " bytes), %" PRId64
+              " parameters used by the graph, %" PRId64 " multiply-accumulates per image\n",
+              g.nodes.size(), f.tensors().size(), bytes, total_params, total_macs);
+}
+
+struct settings {
   std::string path;
   bool self_test = true, timing = false;
   bench_options bo;
+};
+
+/// Parses the command line; returns an exit code when the program should stop (help, usage error).
+std::optional<int> parse(int argc, char** argv, settings& s) {
+  bench_options& bo = s.bo;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       std::fputs(usage_text, stdout);
       return 0;
     } else if (a == "--no-self-test") {
-      self_test = false;
+      s.self_test = false;
     } else if (a == "--bench") {
-      timing = true;
+      s.timing = true;
     } else if (a == "--layers") {
       bo.layers = true;
     } else if (a == "--threads" || a == "--runs" || a == "--batch" || a == "--warmup") {
@@ -197,76 +247,42 @@ int main(int argc, char** argv) {
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "lmtcnn-inspect: unknown option '%s' (see --help)\n", a.c_str());
       return 2;
-    } else if (path.empty()) {
-      path = a;
+    } else if (s.path.empty()) {
+      s.path = a;
     } else {
       std::fprintf(stderr, "lmtcnn-inspect: one FILE only (see --help)\n");
       return 2;
     }
   }
-  if (path.empty()) {
+  if (s.path.empty()) {
     std::fprintf(stderr, "lmtcnn-inspect: no FILE given (see --help)\n");
     return 2;
   }
-  if (!timing && (bo.layers || bo.threads != 1 || bo.runs != 50 || bo.batch != 1 || bo.warmup != 5)) {
+  if (!s.timing && (bo.layers || bo.threads != 1 || bo.runs != 50 || bo.batch != 1 || bo.warmup != 5)) {
     std::fprintf(stderr, "lmtcnn-inspect: --threads, --runs, --batch, --warmup and --layers go with --bench\n");
     return 2;
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  settings s;
+  if (const std::optional<int> code = parse(argc, argv, s)) return *code;
   try {
-    if (timing) {
-      bench(path, bo);
+    if (s.timing) {
+      bench(s.path, s.bo);
       return 0;
     }
-    const lmtcnn::weights_file f = lmtcnn::weights_file::load(path);
-    std::printf("file: %s (%" PRIu64 " bytes, format version %u)\n", path.c_str(), f.file_bytes(),
-                lmtcnn::format::version);
-    std::printf("\nmetadata:\n");
-    for (const auto& [key, v] : f.meta()) std::printf("  %-22s %s\n", key.c_str(), value_text(v).c_str());
-
-    const lmtcnn::graph& g = f.net_graph();
-    const auto shapes = lmtcnn::infer_shapes(g, 1, [&](const std::string& t, bool& found) {
-      const lmtcnn::tensor_entry* e = f.find(t);
-      found = e != nullptr;
-      return found ? e->dims : lmtcnn::shape{};
-    });
-    std::printf("\ngraph: input '%s' %s\n", g.input_name.c_str(), shapes[0].str().c_str());
-    std::printf("  %-3s %-52s %-18s %-18s %12s %14s\n", "#", "layer", "op", "output", "parameters", "MACs");
-    std::set<std::string> used;
-    std::int64_t total_params = 0, total_macs = 0;
-    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-      const lmtcnn::graph_node& n = g.nodes[i];
-      const lmtcnn::shape& out = shapes[i + 1];
-      const lmtcnn::shape& in = shapes[n.inputs[0]];
-      std::int64_t params = 0, macs = 0;
-      for (const std::string& t : n.tensors)
-        if (!t.empty()) {
-          params += f.find(t)->dims.elements();
-          if (used.insert(t).second) total_params += f.find(t)->dims.elements();
-        }
-      macs = layer_macs(n, out, f);
-      (void)in;
-      total_macs += macs;
-      std::printf("  %-3zu %-52s %-18s %-18s %12" PRId64 " %14" PRId64 "\n", i + 1, n.name.c_str(),
-                  lmtcnn::to_string(n.op), out.str().c_str(), params, macs);
-    }
-    std::printf("  outputs:");
-    for (const auto& [name, id] : g.outputs) std::printf(" %s %s", name.c_str(), shapes[id].str().c_str());
-    std::printf("\n\ntensors:\n  %-58s %-18s %12s  %s\n", "name", "shape", "bytes", "checksum");
-    std::uint64_t bytes = 0;
-    for (const lmtcnn::tensor_entry& e : f.tensors()) {
-      std::printf("  %-58s %-18s %12" PRIu64 "  %016" PRIx64 "\n", e.name.c_str(), e.dims.str().c_str(), e.bytes,
-                  e.checksum);
-      bytes += e.bytes;
-    }
-    std::printf("\ntotals: %zu layers, %zu tensors (%" PRIu64 " bytes), %" PRId64
-                " parameters used by the graph, %" PRId64 " multiply-accumulates per image\n",
-                g.nodes.size(), f.tensors().size(), bytes, total_params, total_macs);
+    const lmtcnn::weights_file f = lmtcnn::weights_file::load(s.path);
+    print_file(s.path, f);
     if (!f.self_test()) {
       std::printf("self-test: none in this file\n");
-    } else if (!self_test) {
+    } else if (!s.self_test) {
       std::printf("self-test: skipped\n");
     } else {
-      const lmtcnn::model<float> m(lmtcnn::weights_file::load(path));
+      const lmtcnn::model<float> m(lmtcnn::weights_file::load(s.path));
       const lmtcnn::self_test_report r = m.self_test();
       std::printf("self-test: passed, %zu values, max |diff| %.3g (worst output '%s'; expected values from %s)\n",
                   r.values, r.max_abs_diff, r.worst_output.c_str(), f.self_test()->origin.c_str());
