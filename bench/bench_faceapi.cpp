@@ -84,7 +84,7 @@ void bm_stage_detector_input_1920x1280(benchmark::State& state) {
   const lmtcnn::image img = lmtcnn::decode_image(jpeg.data(), jpeg.size(), "sample1.jpg");
   lmtcnn::tensor<float> input({416, 416, 3});
   for (auto _ : state) {
-    lmtcnn::prepare_detector_input(img, input.view(), 416);
+    lmtcnn::detail::prepare_detector_input(img, input.view(), 416);
     benchmark::DoNotOptimize(input.data());
   }
 }

@@ -81,8 +81,8 @@ void check_faces(const reference_image& ref, const std::vector<face_detection>& 
     double best = 0;
     const face_detection* match = nullptr;
     for (const face_detection& g : got)
-      if (iou(g.box, want.box) > best) {
-        best = iou(g.box, want.box);
+      if (lmtcnn::detail::iou(g.box, want.box) > best) {
+        best = lmtcnn::detail::iou(g.box, want.box);
         match = &g;
       }
     REQUIRE(match != nullptr);
@@ -129,9 +129,9 @@ TEST_CASE_TEMPLATE_DEFINE("every SIMD architecture finds the same faces", A, det
   for (const reference_image& ref : reference_images()) {
     const image img = load_image(ref.lossless);
     tensor<float> input({1, 416, 416, 3});
-    prepare_detector_input(img, tensor_view<float>(input.data(), {416, 416, 3}), 416);
+    lmtcnn::detail::prepare_detector_input(img, tensor_view<float>(input.data(), {416, 416, 3}), 416);
     const tensor<float> grid = net.forward(input.view()).at("boxes");
-    check_faces(ref, decode_face_grid(grid.data(), 13, anchors, img.width, img.height, 416, 0.5, 0.4, 1000), A::name(),
+    check_faces(ref, lmtcnn::detail::decode_face_grid(grid.data(), 13, anchors, img.width, img.height, 416, 0.5, 0.4, 1000), A::name(),
                 lossless_limits, worst_iou, worst_score);
   }
   MESSAGE(std::string(A::name()) << " on face-api.js's pixels: worst IoU " << worst_iou << ", worst |score diff| " << worst_score);
@@ -142,15 +142,15 @@ TEST_CASE("non-maximum suppression as face-api.js: best first, overlaps above th
   const std::vector<face_box> boxes = {{0, 0, 10, 10}, {1, 0, 10, 10}, {20, 20, 5, 5}, {0, 0, 10, 10}, {40, 0, 10, 10}};
   // IoU of boxes 0 and 1: 90 / 110 = 0.818; boxes 0 and 3 are the same box
   const std::vector<double> scores = {0.6, 0.9, 0.7, 0.6, 0.6};
-  const std::vector<std::size_t> kept = non_max_suppression(boxes, scores, 0.4);
+  const std::vector<std::size_t> kept = lmtcnn::detail::non_max_suppression(boxes, scores, 0.4);
   // 1 (0.9) drops 0 and 3; then 2 (0.7); then among the 0.6 left (4 only)
   CHECK(kept == std::vector<std::size_t>{1, 2, 4});
   // equal scores: the one listed last is taken first (JavaScript's stable sort, then pop)
-  CHECK(non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 10}}, {0.5, 0.5}, 0.4) == std::vector<std::size_t>{1});
+  CHECK(lmtcnn::detail::non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 10}}, {0.5, 0.5}, 0.4) == std::vector<std::size_t>{1});
   // an IoU exactly at the threshold is kept (face-api.js drops only IoU > threshold)
-  CHECK(iou({0, 0, 10, 10}, {0, 0, 10, 5}) == doctest::Approx(0.5));
-  CHECK(non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 5}}, {0.9, 0.8}, 0.5).size() == 2);
-  CHECK(non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 5}}, {0.9, 0.8}, 0.49).size() == 1);
+  CHECK(lmtcnn::detail::iou({0, 0, 10, 10}, {0, 0, 10, 5}) == doctest::Approx(0.5));
+  CHECK(lmtcnn::detail::non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 5}}, {0.9, 0.8}, 0.5).size() == 2);
+  CHECK(lmtcnn::detail::non_max_suppression({{0, 0, 10, 10}, {0, 0, 10, 5}}, {0.9, 0.8}, 0.49).size() == 1);
 }
 
 TEST_CASE("box decoding by hand: one cell, one anchor") {
@@ -160,7 +160,7 @@ TEST_CASE("box decoding by hand: one cell, one anchor") {
   grid[2 * 5 + 4] = 2.0f;                                                                     // row 1, col 0
   const std::vector<double> anchors = {1.0, 2.0};
   // a 100x50 image at input size 64: the image fills 64x32 of the input, so y is corrected by 64/32 = 2
-  const auto faces = decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.5, 0.4, 10);
+  const auto faces = lmtcnn::detail::decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.5, 0.4, 10);
   REQUIRE(faces.size() == 1);
   CHECK(faces[0].score == doctest::Approx(1.0 / (1.0 + std::exp(-2.0))));
   // centre x = (0 + 0.5) / 2 = 0.25, width = 1 / 2 = 0.5 -> x = 0 .. 0.5 of 100 pixels
@@ -170,8 +170,8 @@ TEST_CASE("box decoding by hand: one cell, one anchor") {
   CHECK(faces[0].box.y == doctest::Approx(25.0));
   CHECK(faces[0].box.height == doctest::Approx(100.0));
   // nothing above the threshold: no face; max_faces caps the count
-  CHECK(decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.9, 0.4, 10).empty());
-  CHECK(decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.5, 0.4, 0).empty());
+  CHECK(lmtcnn::detail::decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.9, 0.4, 10).empty());
+  CHECK(lmtcnn::detail::decode_face_grid(grid.data(), 2, anchors, 100, 50, 64, 0.5, 0.4, 0).empty());
 }
 
 TEST_CASE("the detector's input: padded at the bottom or right, then resized") {
@@ -180,12 +180,12 @@ TEST_CASE("the detector's input: padded at the bottom or right, then resized") {
   img.height = 2;
   img.rgb.assign(4 * 2 * 3, 200);
   tensor<float> t({4, 4, 3});
-  prepare_detector_input(img, t.view(), 4);  // same size: a copy with two zero rows below
+  lmtcnn::detail::prepare_detector_input(img, t.view(), 4);  // same size: a copy with two zero rows below
   CHECK(t[(1 * 4 + 3) * 3] == 200.0f);
   CHECK(t[(2 * 4 + 0) * 3] == 0.0f);
   CHECK(t[(3 * 4 + 3) * 3 + 2] == 0.0f);
   tensor<float> half({2, 2, 3});
-  prepare_detector_input(img, half.view(), 2);  // legacy bilinear 4 -> 2 samples rows/cols 0 and 2
+  lmtcnn::detail::prepare_detector_input(img, half.view(), 2);  // legacy bilinear 4 -> 2 samples rows/cols 0 and 2
   CHECK(half[0] == 200.0f);
   CHECK(half[(1 * 2 + 0) * 3] == 0.0f);
 }
@@ -211,12 +211,12 @@ TEST_CASE("bad detector settings and files give clear errors") {
     REQUIRE(faces.size() >= 1);
     // face-api.js's box is for 416: another input size gives another box (measured IoU 0.78 at 320,
     // 0.95 at 608), so this only checks that the face is found ...
-    CHECK(iou(faces[0].box, {163.25, 75.66, 116.04, 110.98}) >= 0.7);
+    CHECK(lmtcnn::detail::iou(faces[0].box, {163.25, 75.66, 116.04, 110.98}) >= 0.7);
     // ... and the engine's boxes equal the scalar reference path's at that size
     const auto ref_faces = face_detector(path, o).detect(img, true);
     REQUIRE(ref_faces.size() == faces.size());
     for (std::size_t i = 0; i < faces.size(); ++i) {
-      CHECK(iou(faces[i].box, ref_faces[i].box) >= lossless_limits.min_iou);
+      CHECK(lmtcnn::detail::iou(faces[i].box, ref_faces[i].box) >= lossless_limits.min_iou);
       CHECK(std::abs(faces[i].score - ref_faces[i].score) <= lossless_limits.max_score_diff);
     }
   }

@@ -68,7 +68,7 @@ tensor<float> prepared_inputs(const std::vector<reference_face>& faces) {
   tensor<float> batch({static_cast<index_t>(faces.size()), 112, 112, 3});
   for (std::size_t i = 0; i < faces.size(); ++i) {
     const image img = load_image(faces[i].crop);
-    prepare_face_crop(img, {0, 0, static_cast<double>(img.width), static_cast<double>(img.height)},
+    lmtcnn::detail::prepare_face_crop(img, {0, 0, static_cast<double>(img.width), static_cast<double>(img.height)},
                       tensor_view<float>(batch.data() + i * 112 * 112 * 3, {112, 112, 3}));
   }
   return batch;
@@ -81,7 +81,7 @@ TEST_CASE("the astronaut's 112x112 network input equals the reference within 1e-
   CHECK(img.width == 83);
   CHECK(img.height == 101);
   tensor<float> got({112, 112, 3});
-  prepare_face_crop(img, {0, 0, 83, 101}, got.view());
+  lmtcnn::detail::prepare_face_crop(img, {0, 0, 83, 101}, got.view());
   std::ifstream in(data_dir + "/realdata/crops/skimage_astronaut_face0_input_112x112x3_f32.raw", std::ios::binary);
   std::vector<float> want(112 * 112 * 3);
   in.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size() * 4));

@@ -43,14 +43,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const lmtcnn::image img = lmtcnn::decode_image(data, size, "fuzz", limits);
     std::vector<lmtcnn::face_box> boxes;
     for (const lmtcnn::face_detection& d : p.detector->detect(img))
-      if (lmtcnn::box_overlaps(d.box, img)) boxes.push_back(d.box);
+      if (lmtcnn::detail::box_overlaps(d.box, img)) boxes.push_back(d.box);
     // a box from the input's first bytes, in or out of the image
     float raw[4] = {0, 0, 1, 1};
     std::memcpy(raw, data, std::min(size, sizeof raw));
     const lmtcnn::face_box given{raw[0], raw[1], raw[2], raw[3]};
     lmtcnn::tensor<float> crop({112, 112, 3});
     try {
-      lmtcnn::prepare_face_crop(img, given, crop.view());
+      lmtcnn::detail::prepare_face_crop(img, given, crop.view());
     } catch (const lmtcnn::error&) {
     }
     if (size % 64 == 0) {

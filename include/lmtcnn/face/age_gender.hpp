@@ -28,6 +28,8 @@
 
 namespace lmtcnn {
 
+namespace detail {
+
 /// The 112x112x3 network input (RGB 0..255, before mean subtraction) for a face box, written into
 /// dst ([112,112,3] view, e.g. one image of a batch). The padded square is never built: the resize
 /// samples the crop directly, reading zero outside it.
@@ -51,6 +53,8 @@ inline void prepare_face_crop(const image& img, const face_box& box, const tenso
     out[(yy * size + xx) * 3 + c] = static_cast<float>(v);
   });
 }
+
+}  // namespace detail
 
 /// Looks for a model file: $LMTCNN_MODEL_DIR, then beside the program (argv0) and in its models/
 /// and ../models/ directories (the build tree), then ../share/lmtcnn/models (an installation),
@@ -122,7 +126,7 @@ class age_gender_estimator {
     const index_t n = static_cast<index_t>(boxes.size());
     tensor<float> batch({n, input_size, input_size, 3});
     for (index_t i = 0; i < n; ++i)
-      prepare_face_crop(img, boxes[static_cast<std::size_t>(i)],
+      detail::prepare_face_crop(img, boxes[static_cast<std::size_t>(i)],
                         tensor_view<float>(batch.data() + i * input_size * input_size * 3, {input_size, input_size, 3}));
     return run(batch.view());
   }

@@ -60,7 +60,7 @@ class lmtcnn_estimator {
   /// The network inputs for a face box: [1 or 12, 227, 227, 3], RGB 0..255.
   tensor<float> inputs(const image& img, const face_box& box) const {
     int x, y, w, h;
-    clip_box(box, img.width, img.height, x, y, w, h);
+    detail::clip_box(box, img.width, img.height, x, y, w, h);
     const index_t s = 256, c = 227;
     tensor<float> face({s, s, 3});
     resample_bilinear_legacy(
@@ -140,10 +140,14 @@ struct face_analyzer_options {
   bool oversample = false;  ///< LMTCNN: 12 crops instead of one look
 };
 
+namespace detail {
+
 /// Whether at least one whole pixel of the box lies inside the image (what clip_box needs).
 inline bool box_overlaps(const face_box& b, const image& img) {
-  return crop_box(b, img.width, img.height).has_value();
+  return detail::crop_box(b, img.width, img.height).has_value();
 }
+
+}  // namespace detail
 
 /// Faces, then age and gender for each; const and safe to use from several threads at once.
 class face_analyzer {
@@ -172,7 +176,7 @@ class face_analyzer {
     switch (options_.source) {
       case face_source::detect:
         for (const face_detection& d : detector_->detect(img)) {
-          if (!box_overlaps(d.box, img)) continue;  // nothing of it inside the image: no crop to take
+          if (!detail::box_overlaps(d.box, img)) continue;  // nothing of it inside the image: no crop to take
           face_result r;
           r.box = d.box;
           r.score = d.score;

@@ -39,6 +39,8 @@ struct face_detector_options {
   bool self_test = true;           ///< run the file's self-test when loading it
 };
 
+namespace detail {
+
 /// Intersection over union of two boxes (0 when either is empty).
 inline double iou(const face_box& a, const face_box& b) {
   const double w = std::max(0.0, std::min(a.x + a.width, b.x + b.width) - std::max(a.x, b.x));
@@ -130,6 +132,8 @@ inline std::vector<face_detection> decode_face_grid(const float* grid, index_t c
   return faces;
 }
 
+}  // namespace detail
+
 /// face-api.js's tiny face detector, loaded from a converted file, on the SIMD engine.
 class face_detector {
  public:
@@ -182,9 +186,9 @@ class face_detector {
   std::vector<face_detection> detect(const image& img, bool reference = false) const {
     const index_t s = options_.input_size;
     tensor<float> input({1, s, s, 3});
-    prepare_detector_input(img, tensor_view<float>(input.data(), {s, s, 3}), s);
+    detail::prepare_detector_input(img, tensor_view<float>(input.data(), {s, s, 3}), s);
     const tensor<float> grid = raw_output(input.view(), reference);
-    return decode_face_grid(grid.data(), cells_, anchors_, img.width, img.height, s, options_.score_threshold,
+    return detail::decode_face_grid(grid.data(), cells_, anchors_, img.width, img.height, s, options_.score_threshold,
                             iou_threshold_, options_.max_faces);
   }
 

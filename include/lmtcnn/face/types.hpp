@@ -24,6 +24,8 @@ struct age_gender {
   float p_female = 0;
 };
 
+namespace detail {
+
 /// A box of whole pixels inside an image.
 struct pixel_box {
   int x = 0, y = 0, width = 0, height = 0;
@@ -54,6 +56,8 @@ inline void clip_box(const face_box& b, int image_width, int image_height, int& 
   w = p->width;
   h = p->height;
 }
+
+}  // namespace detail
 
 /// One detected face: its box in image pixels and its score (0..1).
 struct face_detection {

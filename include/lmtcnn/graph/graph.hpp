@@ -252,9 +252,9 @@ inline std::vector<std::string> tensor_set_problems(const std::vector<tensor_spe
       problems.push_back("tensor '" + spec.name + "' has shape " + it->second.str() + ", expected " + spec.dims.str());
     }
   }
-  for (const auto& [name, dims] : have)
-    if (std::none_of(specs.begin(), specs.end(), [&](const tensor_spec& s) { return s.name == name; }))
-      problems.push_back("unexpected tensor '" + name + "' " + dims.str());
+  for (const auto& h : have)
+    if (std::none_of(specs.begin(), specs.end(), [&](const tensor_spec& s) { return s.name == h.first; }))
+      problems.push_back("unexpected tensor '" + h.first + "' " + h.second.str());
   return problems;
 }
 
