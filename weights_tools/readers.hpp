@@ -239,6 +239,57 @@ inline source_weights read_npz(const std::string& path) { return read_npz_bytes(
 
 // ---- TensorFlow.js weight manifests ---------------------------------------------------------------
 
+namespace detail {
+
+/// How a TensorFlow.js weight is stored: float32, float16, or uint8/uint16 with scale and min.
+struct tfjs_storage {
+  std::string dtype = "float32";
+  double scale = 1, minimum = 0;
+  std::size_t item_bytes() const { return dtype == "uint8" ? 1 : (dtype == "float32" ? 4 : 2); }
+};
+
+/// The storage a manifest's weight entry declares (its "quantization", if any).
+inline tfjs_storage tfjs_storage_of(const json& w, const std::string& where) {
+  tfjs_storage st;
+  const json* q = w.get("quantization");
+  if (!q) return st;
+  const json* qd = q->get("dtype");
+  if (!q->is(json::kind::object) || !qd || !qd->is(json::kind::string)) throw error(where + ": bad quantization");
+  st.dtype = qd->str;
+  if (st.dtype == "uint8" || st.dtype == "uint16") {
+    const json* sc = q->get("scale");
+    const json* mn = q->get("min");
+    if (!sc || !mn || !sc->is(json::kind::number) || !mn->is(json::kind::number))
+      throw error(where + ": quantization needs scale and min");
+    st.scale = sc->num;
+    st.minimum = mn->num;
+  } else if (st.dtype != "float16") {
+    throw error(where + ": quantization dtype '" + st.dtype + "' is not supported (uint8, uint16, float16)");
+  }
+  return st;
+}
+
+/// count values stored as st at d, as float. q * scale is rounded before min is added (as in
+/// JavaScript); the build turns off FMA contraction.
+inline void decode_tfjs_values(const unsigned char* d, std::size_t count, const tfjs_storage& st, float* out) {
+  for (std::size_t k = 0; k < count; ++k) {
+    float v;
+    if (st.dtype == "uint8") {
+      v = static_cast<float>(static_cast<double>(d[k]) * st.scale + st.minimum);
+    } else if (st.dtype == "uint16") {
+      v = static_cast<float>(static_cast<double>(le(d + 2 * k, 2)) * st.scale + st.minimum);
+    } else if (st.dtype == "float16") {
+      v = half_to_float(static_cast<std::uint16_t>(le(d + 2 * k, 2)));
+    } else {
+      const auto u = static_cast<std::uint32_t>(le(d + 4 * k, 4));
+      std::memcpy(&v, &u, 4);
+    }
+    out[k] = v;
+  }
+}
+
+}  // namespace detail
+
 /// Reads a weights manifest (a JSON array of groups {paths, weights}, or a model.json holding one
 /// under "weightsManifest") and its shards, which load_shard(relative path) returns.
 template <class LoadShard>
@@ -288,44 +339,12 @@ source_weights read_tfjs_manifest(const std::string& text, const std::string& pa
       const lmtcnn::shape sh = detail::checked_shape(dims, where);
       const std::size_t count = static_cast<std::size_t>(sh.elements());
       if (dtype->str != "float32") throw error(where + ": dtype '" + dtype->str + "' is not supported (float32)");
-      std::string stored = "float32";
-      double scale = 1, minimum = 0;
-      if (const json* q = w.get("quantization")) {
-        const json* qd = q->get("dtype");
-        if (!q->is(json::kind::object) || !qd || !qd->is(json::kind::string))
-          throw error(where + ": bad quantization");
-        stored = qd->str;
-        if (stored == "uint8" || stored == "uint16") {
-          const json* sc = q->get("scale");
-          const json* mn = q->get("min");
-          if (!sc || !mn || !sc->is(json::kind::number) || !mn->is(json::kind::number))
-            throw error(where + ": quantization needs scale and min");
-          scale = sc->num;
-          minimum = mn->num;
-        } else if (stored != "float16") {
-          throw error(where + ": quantization dtype '" + stored + "' is not supported (uint8, uint16, float16)");
-        }
-      }
-      const std::size_t item = stored == "uint8" ? 1 : (stored == "float32" ? 4 : 2);
+      const detail::tfjs_storage st = detail::tfjs_storage_of(w, where);
+      const std::size_t item = st.item_bytes();
       if (count * item > bytes.size() - pos)
         throw error(where + ": runs past the end of the shards (" + std::to_string(bytes.size()) + " bytes)");
       lmtcnn::tensor<float> t(sh);
-      const unsigned char* d = bytes.data() + pos;
-      // q * scale is rounded before min is added (as in JavaScript); the build turns off FMA contraction.
-      for (std::size_t k = 0; k < count; ++k) {
-        float v;
-        if (stored == "uint8") {
-          v = static_cast<float>(static_cast<double>(d[k]) * scale + minimum);
-        } else if (stored == "uint16") {
-          v = static_cast<float>(static_cast<double>(detail::le(d + 2 * k, 2)) * scale + minimum);
-        } else if (stored == "float16") {
-          v = detail::half_to_float(static_cast<std::uint16_t>(detail::le(d + 2 * k, 2)));
-        } else {
-          const auto u = static_cast<std::uint32_t>(detail::le(d + 4 * k, 4));
-          std::memcpy(&v, &u, 4);
-        }
-        t[static_cast<index_t>(k)] = v;
-      }
+      detail::decode_tfjs_values(bytes.data() + pos, count, st, t.data());
       pos += count * item;
       out.tensors.emplace_back(name->str, std::move(t));
     }

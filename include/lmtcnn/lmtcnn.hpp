@@ -1,17 +1,33 @@
-// lmtcnn: everything in one include, except image files (lmtcnn/io/image_io.hpp, lmtcnn/face/age_gender.hpp),
-// which compile stb_image into the including file.
+// lmtcnn: everything in one include, except image files and the face pipeline
+// (lmtcnn/io/image_io.hpp, lmtcnn/face/*.hpp), which compile stb_image into the including file.
+//
+// The public API, in namespace lmtcnn:
+//   running networks   model<T> (a converted file, or a graph and weights; forward, forward_reference,
+//                      self_test), lmtcnn_net<T> (LMTCNN-1-1/2-1 from checkpoint-named weights),
+//                      engine_net<Arch> (one instruction set, with its own workspace), graph_net<T>
+//   the face pipeline  face_analyzer, age_gender_estimator, face_detector, lmtcnn_estimator, their
+//                      options, face_box, face_detection, face_result, age_gender, find_model
+//   images             image, load_image, decode_image, image_limits, resample_bilinear_legacy
+//   data               tensor<T>, tensor_view<T>, shape, tensor_map<T>, seeded::uniform/pixels
+//   graphs             graph, graph_node, op_kind and the attribute structs (conv_attrs, ...),
+//                      infer_shapes, lmtcnn_graph, faceapi_*_graph
+//   weight files       weights_file, serialize_weights, write_weights_file, metadata, self_test_spec
+//   threads, errors    thread_pool; error, shape_error, format_error
+// Namespaces ref (reference ops), kernels (SIMD kernels), format and detail are internal: their
+// names may change between versions.
 #pragma once
 
-#include "lmtcnn/engine/engine.hpp"
 #include "lmtcnn/core/error.hpp"
+#include "lmtcnn/core/seeded.hpp"
+#include "lmtcnn/core/tensor.hpp"
+#include "lmtcnn/core/thread_pool.hpp"
+#include "lmtcnn/engine/engine.hpp"
+#include "lmtcnn/engine/model.hpp"
+#include "lmtcnn/format/weights_file.hpp"
 #include "lmtcnn/graph/graph.hpp"
 #include "lmtcnn/graph/graph_net.hpp"
 #include "lmtcnn/graph/ops.hpp"
 #include "lmtcnn/io/resize.hpp"
-#include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "lmtcnn/reference/ops.hpp"
-#include "lmtcnn/core/seeded.hpp"
-#include "lmtcnn/core/tensor.hpp"
-#include "lmtcnn/format/weights_file.hpp"
