@@ -10,6 +10,7 @@
 // 256 (the training convention) or 255 (the @vladmandic fork), as chosen.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -105,14 +106,15 @@ class age_gender_estimator {
     if (run_self_test && model_.has_self_test()) model_.self_test();
     graph g = file->net_graph();
     bool patched = false, changed = false;
-    for (graph_node& n : g.nodes)
-      if (n.op == op_kind::channel_normalize && n.floats.size() == 6) {
-        for (std::size_t c = 3; c < 6; ++c) {
-          changed = changed || n.floats[c] != divisor;
-          n.floats[c] = divisor;
-        }
-        patched = true;
-      }
+    for (graph_node& n : g.nodes) {
+      if (n.op != op_kind::channel_normalize) continue;
+      const channel_normalize_attrs a = channel_normalize_attrs::decode(n);
+      if (a.channels != 3) continue;
+      const std::vector<double> mean(a.mean, a.mean + 3), divisors(3, divisor);
+      changed = changed || !std::equal(divisors.begin(), divisors.end(), a.divisor);
+      n.floats = channel_normalize_attrs::floats(mean, divisors);
+      patched = true;
+    }
     if (!patched) throw format_error(model_path + ": the graph has no input normalisation to set the divisor of");
     if (changed) model_ = model<float>(std::move(g), file);
   }

@@ -209,6 +209,12 @@ struct channel_normalize_attrs {
     const std::size_t c = n.floats.size() / 2;
     return {n.floats.data(), n.floats.data() + c, c};
   }
+  /// The floats of a channel_normalize node: the means, then the divisors.
+  static std::vector<double> floats(const std::vector<double>& mean, const std::vector<double>& divisor) {
+    std::vector<double> f(mean);
+    f.insert(f.end(), divisor.begin(), divisor.end());
+    return f;
+  }
 };
 
 }  // namespace lmtcnn

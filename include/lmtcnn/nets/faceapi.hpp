@@ -44,7 +44,7 @@ class graph_builder {
 };
 
 inline std::vector<double> normalize_params(const std::array<double, 3>& mean, double divisor) {
-  return {mean[0], mean[1], mean[2], divisor, divisor, divisor};
+  return channel_normalize_attrs::floats({mean[0], mean[1], mean[2]}, {divisor, divisor, divisor});
 }
 
 }  // namespace detail
