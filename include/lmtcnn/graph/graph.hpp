@@ -66,9 +66,10 @@ struct shape_context {
       check(tensors[i] == shape{c}, "tensor '" + node.tensors[i] + "' " + tensors[i].str() + " should be [" +
                                         std::to_string(c) + "]");
   }
-  void activation(std::int64_t act, double alpha_count) const {
+  /// An activation number the kernels know; leaky ReLU needs its alpha among the floats.
+  void activation(std::int64_t act) const {
     check(act >= 0 && act <= 2, "unknown activation " + std::to_string(act));
-    if (act == 2) check(alpha_count > 0, "leaky ReLU needs its alpha");
+    if (act == 2) check(!node.floats.empty(), "leaky ReLU needs its alpha");
   }
   /// The output rows and columns of a window over the input; checks the window's parameters.
   std::pair<index_t, index_t> window(index_t kh, index_t kw, index_t sh, index_t sw, std::int64_t pad) const {
@@ -102,7 +103,7 @@ inline shape conv_shape(const shape_context& x) {
   const shape& in = x.in;
   x.check(f.rank() == 4, "filter " + f.str() + " is not [kh,kw,cin,cout]");
   const conv_attrs a = conv_attrs::decode(x.node);
-  x.activation(a.act, static_cast<double>(x.node.floats.size()));
+  x.activation(a.act);
   const auto [oh, ow] = x.window(f[0], f[1], a.stride_h, a.stride_w, a.pad);
   index_t cout = f[3];
   if (x.node.op == op_kind::depthwise_conv2d) {
@@ -147,7 +148,7 @@ inline shape dense_shape(const shape_context& x) {
   const index_t k = in.elements() / (in[0] == 0 ? 1 : in[0]);
   x.check(w.rank() == 2 && w[0] == k,
           "weights " + w.str() + " do not fit input " + in.str() + " (flattened to " + std::to_string(k) + ")");
-  x.activation(dense_attrs::decode(x.node).act, static_cast<double>(x.node.floats.size()));
+  x.activation(dense_attrs::decode(x.node).act);
   x.channel_vector(1, w[1]);
   return {in[0], w[1]};
 }

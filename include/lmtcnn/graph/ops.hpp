@@ -110,6 +110,7 @@ struct graph_node {
 namespace detail {
 inline std::string tensor_at(const graph_node& n, std::size_t i) { return i < n.tensors.size() ? n.tensors[i] : ""; }
 inline padding padding_of(std::int64_t v) { return v ? padding::same : padding::valid; }
+inline std::int64_t padding_code(padding p) { return p == padding::same ? 1 : 0; }
 }  // namespace detail
 
 /// conv2d, depthwise_conv2d, pointwise_conv2d.
@@ -135,7 +136,7 @@ struct conv_attrs {
   }
   /// The ints of a convolution node.
   static std::vector<std::int64_t> ints(index_t stride_h, index_t stride_w, padding pad, lmtcnn::activation a) {
-    return {stride_h, stride_w, pad == padding::same ? 1 : 0, static_cast<std::int64_t>(a)};
+    return {stride_h, stride_w, detail::padding_code(pad), static_cast<std::int64_t>(a)};
   }
 };
 
@@ -152,7 +153,7 @@ struct pool_attrs {
   /// The ints of a pooling node.
   static std::vector<std::int64_t> ints(index_t window_h, index_t window_w, index_t stride_h, index_t stride_w,
                                         padding pad) {
-    return {window_h, window_w, stride_h, stride_w, pad == padding::same ? 1 : 0};
+    return {window_h, window_w, stride_h, stride_w, detail::padding_code(pad)};
   }
 };
 
