@@ -17,7 +17,7 @@
 namespace {
 
 using A = lmtcnn::simd_arch;
-namespace k = lmtcnn::kernels;
+namespace k = lmtcnn::detail::kernels;
 using lmtcnn::index_t;
 using lmtcnn::tensor;
 

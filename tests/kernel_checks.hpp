@@ -81,17 +81,17 @@ class poisoned {
 struct epilogue_case {
   const char* name;
   bool bias;
-  lmtcnn::kernels::act activation;
+  lmtcnn::detail::kernels::act activation;
   bool affine;  ///< per-channel scale and shift after the activation
 };
 inline constexpr float leaky_alpha = 0.1f;
 inline constexpr epilogue_case epilogue_cases[] = {
-    {"none", false, lmtcnn::kernels::act::none, false},
-    {"bias", true, lmtcnn::kernels::act::none, false},
-    {"bias+relu", true, lmtcnn::kernels::act::relu, false},
-    {"bias+leaky", true, lmtcnn::kernels::act::leaky_relu, false},
-    {"relu+scale+shift", false, lmtcnn::kernels::act::relu, true},
-    {"bias+leaky+scale+shift", true, lmtcnn::kernels::act::leaky_relu, true},
+    {"none", false, lmtcnn::detail::kernels::act::none, false},
+    {"bias", true, lmtcnn::detail::kernels::act::none, false},
+    {"bias+relu", true, lmtcnn::detail::kernels::act::relu, false},
+    {"bias+leaky", true, lmtcnn::detail::kernels::act::leaky_relu, false},
+    {"relu+scale+shift", false, lmtcnn::detail::kernels::act::relu, true},
+    {"bias+leaky+scale+shift", true, lmtcnn::detail::kernels::act::leaky_relu, true},
 };
 
 /// Per-channel epilogue data for n channels, padded with `pad` floats (bias and shift 0, scale 1) as
@@ -109,8 +109,8 @@ struct epilogue_data {
     std::copy(sc.begin(), sc.end(), scale.begin());
     std::copy(sh.begin(), sh.end(), shift.begin());
   }
-  lmtcnn::kernels::epilogue_k kernel(const epilogue_case& e, index_t first_channel = 0) const {
-    lmtcnn::kernels::epilogue_k k;
+  lmtcnn::detail::kernels::epilogue_k kernel(const epilogue_case& e, index_t first_channel = 0) const {
+    lmtcnn::detail::kernels::epilogue_k k;
     if (e.bias) k.bias = bias.data() + first_channel;
     k.activation = e.activation;
     k.alpha = leaky_alpha;
@@ -128,8 +128,8 @@ struct epilogue_data {
       const index_t c = i % n;
       double y = raw[i];
       if (e.bias) y += bias[c];
-      if (e.activation == lmtcnn::kernels::act::relu) y = std::max(y, 0.0);
-      if (e.activation == lmtcnn::kernels::act::leaky_relu && y < 0) y *= static_cast<double>(leaky_alpha);
+      if (e.activation == lmtcnn::detail::kernels::act::relu) y = std::max(y, 0.0);
+      if (e.activation == lmtcnn::detail::kernels::act::leaky_relu && y < 0) y *= static_cast<double>(leaky_alpha);
       if (e.affine) y = y * scale[c] + shift[c];
       out[i] = static_cast<float>(y);
     }

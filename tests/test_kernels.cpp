@@ -20,6 +20,8 @@
 #include "test_archs.hpp"
 
 using namespace lmtcnn;
+namespace kernels = lmtcnn::detail::kernels;
+namespace ref = lmtcnn::detail::ref;
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include "lmtcnn/core/seeded.hpp"
 
 using namespace lmtcnn;
+namespace ref = lmtcnn::detail::ref;
 
 namespace {
 

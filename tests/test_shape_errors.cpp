@@ -8,6 +8,7 @@
 #include "lmtcnn/reference/ops.hpp"
 
 using namespace lmtcnn;
+namespace ref = lmtcnn::detail::ref;
 using lmtcnn_test::has;
 using lmtcnn_test::message_of;
 

@@ -13,8 +13,8 @@
 //                      infer_shapes, lmtcnn_graph, faceapi_*_graph
 //   weight files       weights_file, serialize_weights, write_weights_file, metadata, self_test_spec
 //   threads, errors    thread_pool; error, shape_error, format_error
-// Namespaces ref (reference ops), kernels (SIMD kernels), format and detail are internal: their
-// names may change between versions.
+// Internal, and free to change between versions: namespace detail (with detail::ref, the reference ops,
+// and detail::kernels, the SIMD kernels) and the file-format constants in namespace format.
 #pragma once
 
 #include "lmtcnn/core/error.hpp"
@@ -30,4 +30,3 @@
 #include "lmtcnn/io/resize.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
-#include "lmtcnn/reference/ops.hpp"

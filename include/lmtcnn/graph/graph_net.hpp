@@ -110,11 +110,11 @@ class graph_net {
   void run_node(const graph_node& node, const std::vector<tensor<T>>& values, tensor<T>& out) const {
     const tensor_view<const T> in = values[node.inputs[0]].view();
     switch (family_of(node.op)) {
-      case op_family::standardize: ref::standardize_per_image<T>(in, out.view()); break;
+      case op_family::standardize: detail::ref::standardize_per_image<T>(in, out.view()); break;
       case op_family::channel_normalize: {
         const channel_normalize_attrs a = channel_normalize_attrs::decode(node);
         const tensor_view<T> dst = out.view();
-        ref::detail::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t ch) {
+        detail::ref::impl::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t ch) {
           const auto k = static_cast<std::size_t>(ch);
           dst(n, y, x, ch) = static_cast<T>((static_cast<accum_t<T>>(in(n, y, x, ch)) - a.mean[k]) / a.divisor[k]);
         });
@@ -124,9 +124,9 @@ class graph_net {
       case op_family::depthwise: {
         const conv_attrs a = conv_attrs::decode(node);
         const epilogue<T> ep = make_epilogue(w(a.bias), a.activation());
-        if (node.op == op_kind::conv2d) ref::conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
-        if (node.op == op_kind::depthwise_conv2d) ref::depthwise_conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
-        if (node.op == op_kind::pointwise_conv2d) ref::pointwise_conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
+        if (node.op == op_kind::conv2d) detail::ref::conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
+        if (node.op == op_kind::depthwise_conv2d) detail::ref::depthwise_conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
+        if (node.op == op_kind::pointwise_conv2d) detail::ref::pointwise_conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
         if (a.activation() == activation::leaky_relu) leaky(out, a.alpha);
         break;
       }
@@ -134,33 +134,33 @@ class graph_net {
         const batch_norm_attrs a = batch_norm_attrs::decode(node);
         const T eps = static_cast<T>(a.eps);
         if (!a.batch_statistics())
-          ref::batch_norm<T>(in, w(a.mean), w(a.variance), w(a.gamma), w(a.beta), eps, out.view());
+          detail::ref::batch_norm<T>(in, w(a.mean), w(a.variance), w(a.gamma), w(a.beta), eps, out.view());
         else
-          ref::batch_norm_batch_statistics<T>(in, w(a.gamma), w(a.beta), eps, out.view());
+          detail::ref::batch_norm_batch_statistics<T>(in, w(a.gamma), w(a.beta), eps, out.view());
         break;
       }
       case op_family::lrn: {
         const lrn_attrs a = lrn_attrs::decode(node);
-        ref::lrn<T>(in, {a.depth_radius, a.bias, a.alpha, a.beta}, out.view());
+        detail::ref::lrn<T>(in, {a.depth_radius, a.bias, a.alpha, a.beta}, out.view());
         break;
       }
       case op_family::pool: {
         const pool_attrs a = pool_attrs::decode(node);
         if (a.max)
-          ref::pool_max<T>(in, a.params(), out.view());
+          detail::ref::pool_max<T>(in, a.params(), out.view());
         else
-          ref::pool_avg<T>(in, a.params(), out.view());
+          detail::ref::pool_avg<T>(in, a.params(), out.view());
         break;
       }
       case op_family::dense: {
         const dense_attrs a = dense_attrs::decode(node);
-        ref::fully_connected<T>(in, w(a.weights), out.view(), make_epilogue(w(a.bias), a.activation()));
+        detail::ref::fully_connected<T>(in, w(a.weights), out.view(), make_epilogue(w(a.bias), a.activation()));
         if (a.activation() == activation::leaky_relu) leaky(out, a.alpha);
         break;
       }
-      case op_family::add: ref::add<T>(in, values[node.inputs[1]].view(), out.view()); break;
-      case op_family::relu: ref::relu<T>(in, out.view()); break;
-      case op_family::softmax: ref::softmax<T>(in, out.view()); break;
+      case op_family::add: detail::ref::add<T>(in, values[node.inputs[1]].view(), out.view()); break;
+      case op_family::relu: detail::ref::relu<T>(in, out.view()); break;
+      case op_family::softmax: detail::ref::softmax<T>(in, out.view()); break;
     }
   }
 

@@ -25,6 +25,7 @@
 #endif
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 template <class A>
@@ -127,4 +128,5 @@ LMTCNN_ALWAYS_INLINE void store_upto(float* dst, vf<A> v, std::size_t n) {
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 /// Geometry of a 2-D window op on one image: input h x w x c, window kh x kw, strides, padding before.
@@ -139,4 +140,5 @@ void pointwise_strided_image(const float* in, const conv_geom& g, const float* b
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

@@ -9,6 +9,7 @@
 #include "lmtcnn/kernels/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 // ---- fully connected -----------------------------------------------------------------------------
@@ -17,7 +18,7 @@ namespace kernels {
 // four rows at a time (one contiguous stream); out accumulates in place (it stays in L1), so out
 // must hold round_up(m) floats of room (tensor slack covers it).
 
-namespace detail {
+namespace impl {
 /// B input rows at once (B <= 4): every weight vector loaded feeds B accumulators.
 template <class A, std::size_t B>
 void dense_group(const float* x, std::size_t ldx, std::size_t k, const float* wt, std::size_t ldw, std::size_t m,
@@ -64,7 +65,7 @@ void dense_group(const float* x, std::size_t ldx, std::size_t k, const float* wt
     for (std::size_t j = 0; j < m; j += w) store_upto<A>(ob + j, apply<A>(ep, vf<A>::load_unaligned(ob + j), j), m - j);
   }
 }
-}  // namespace detail
+}  // namespace impl
 
 /// nb input rows (row b at x + b * ldx) times the columns [0, m) of weights whose rows are ldw floats
 /// apart (ldw >= m: a column range of a wider layer) into out + b * ldo. The weights are streamed
@@ -75,11 +76,11 @@ template <class A>
 void dense_rows(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* wt, std::size_t ldw,
                 std::size_t m, float* out, std::size_t ldo, const epilogue_k& ep) {
   std::size_t b = 0;
-  for (; b + 4 <= nb; b += 4) detail::dense_group<A, 4>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep);
+  for (; b + 4 <= nb; b += 4) impl::dense_group<A, 4>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep);
   switch (nb - b) {
-    case 3: detail::dense_group<A, 3>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
-    case 2: detail::dense_group<A, 2>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
-    case 1: detail::dense_group<A, 1>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
+    case 3: impl::dense_group<A, 3>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
+    case 2: impl::dense_group<A, 2>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
+    case 1: impl::dense_group<A, 1>(x + b * ldx, ldx, k, wt, ldw, m, out + b * ldo, ldo, ep); break;
     default: break;
   }
 }
@@ -87,7 +88,7 @@ void dense_rows(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, 
 /// One input row: dense_rows with nb = 1 over all m columns.
 template <class A>
 void dense_row(const float* x, std::size_t k, const float* wt, std::size_t m, float* out, const epilogue_k& ep) {
-  detail::dense_group<A, 1>(x, k, k, wt, m, m, out, m, ep);
+  impl::dense_group<A, 1>(x, k, k, wt, m, m, out, m, ep);
 }
 
 // ---- fully connected on packed weights ------------------------------------------------------------
@@ -136,7 +137,7 @@ void pack_dense(const float* wt, std::size_t k, std::size_t m, float* dst) {
   }
 }
 
-namespace detail {
+namespace impl {
 /// G neighbouring blocks of V vectors each (G > 1: all whole, bw * k floats apart) from column col0,
 /// ncols of them real, for B input rows; p: the first block's k rows.
 template <class A, std::size_t V, std::size_t B, std::size_t G>
@@ -181,7 +182,7 @@ void dense_block_rows(const float* x, std::size_t nb, std::size_t ldx, std::size
                                std::min(ncols - g * bw, G2 * bw));
   if (b < nb) dense_block<A, V, 1, G>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
 }
-}  // namespace detail
+}  // namespace impl
 
 /// out[b][j] = epilogue(sum_i x[b][i] * wt[i][j]) for nb input rows (x + b * ldx, out + b * ldo),
 /// weights packed by pack_dense (64-byte aligned), column blocks [block_begin, block_end) only, so
@@ -196,23 +197,23 @@ void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k
     float* o = out + col0;
     if constexpr (G > 1) {
       if (blk + G <= block_end && col0 + G * bw <= m) {  // G whole blocks
-        detail::dense_block_rows<A, nv, G>(x, nb, ldx, k, p, o, ldo, ep, col0, G * bw);
+        impl::dense_block_rows<A, nv, G>(x, nb, ldx, k, p, o, ldo, ep, col0, G * bw);
         blk += G;
         continue;
       }
     }
     switch (vecs) {
-      case 1: detail::dense_block_rows<A, 1, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 2: detail::dense_block_rows<A, std::min<std::size_t>(2, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 3: detail::dense_block_rows<A, std::min<std::size_t>(3, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 4: detail::dense_block_rows<A, std::min<std::size_t>(4, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 1: impl::dense_block_rows<A, 1, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 2: impl::dense_block_rows<A, std::min<std::size_t>(2, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 3: impl::dense_block_rows<A, std::min<std::size_t>(3, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 4: impl::dense_block_rows<A, std::min<std::size_t>(4, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
       default:
         if constexpr (nv == 8) {
           switch (vecs) {
-            case 5: detail::dense_block_rows<A, 5, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            case 6: detail::dense_block_rows<A, 6, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            case 7: detail::dense_block_rows<A, 7, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            default: detail::dense_block_rows<A, 8, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 5: impl::dense_block_rows<A, 5, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 6: impl::dense_block_rows<A, 6, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 7: impl::dense_block_rows<A, 7, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            default: impl::dense_block_rows<A, 8, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
           }
         }
         break;
@@ -222,4 +223,5 @@ void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

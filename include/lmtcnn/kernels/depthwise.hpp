@@ -4,6 +4,7 @@
 #include "lmtcnn/kernels/conv.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 // ---- depthwise convolution -----------------------------------------------------------------------
@@ -53,7 +54,7 @@ inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::si
   return 2;
 }
 
-namespace detail {
+namespace impl {
 
 /// The packed weights of the channel block starting at channel ch (a multiple of the vector width):
 /// its taps' vectors, one after another.
@@ -246,7 +247,7 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
   while (hi < out_n && hi * stride - pad + k <= in_n) ++hi;
 }
 
-}  // namespace detail
+}  // namespace impl
 
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
 /// oy_end) only (by default all). `tile` is depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w), which
@@ -266,7 +267,7 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
   const std::ptrdiff_t pad_t = static_cast<std::ptrdiff_t>(g.pad_top), pad_l = static_cast<std::ptrdiff_t>(g.pad_left);
   const std::ptrdiff_t in_h = static_cast<std::ptrdiff_t>(g.in_h);
   std::size_t ox_lo, ox_hi;
-  detail::window_interior(g.out_w, g.stride_w, g.pad_left, g.kw, g.in_w, ox_lo, ox_hi);
+  impl::window_interior(g.out_w, g.stride_w, g.pad_left, g.kw, g.in_w, ox_lo, ox_hi);
   const std::size_t tmax = tile != 0 ? tile : depthwise_tile_width<A>(g.in_w, c, g.stride_w);
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
@@ -275,7 +276,7 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
       for (std::size_t ch = 0; ch < cpad; ch += w)
         for (std::size_t ox = 0; ox < g.out_w; ++ox)
           store_upto<A>(dst_row + ox * c + ch,
-                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, ch, y0,
+                        apply<A>(ep, impl::depthwise_pixel<A>(in, g, wpacked, ch, y0,
                                                                 static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
                         c - ch);
       continue;
@@ -288,22 +289,23 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
     for (std::size_t r = r_lo; r < r_hi; ++r)
       rows[r] = in + (static_cast<std::size_t>(y0 + static_cast<std::ptrdiff_t>(r)) * g.in_w) * c;
     if (r_lo == 0 && r_hi == 3)
-      detail::depthwise3x3_row_any_stride<A, 0, 3>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
+      impl::depthwise3x3_row_any_stride<A, 0, 3>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else if (r_lo == 1 && r_hi == 3)
-      detail::depthwise3x3_row_any_stride<A, 1, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
+      impl::depthwise3x3_row_any_stride<A, 1, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else if (r_lo == 0 && r_hi == 2)
-      detail::depthwise3x3_row_any_stride<A, 0, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
+      impl::depthwise3x3_row_any_stride<A, 0, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else if (r_lo == 1 && r_hi == 2)
-      detail::depthwise3x3_row_any_stride<A, 1, 1>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
+      impl::depthwise3x3_row_any_stride<A, 1, 1>(rows, wpacked, g, ox_lo, ox_hi, tmax, dst_row, ep);
     else  // a window that sees at most one row from its edge: rare shapes, the general path
       for (std::size_t ch = 0; ch < cpad; ch += w)
         for (std::size_t ox = 0; ox < g.out_w; ++ox)
           store_upto<A>(dst_row + ox * c + ch,
-                        apply<A>(ep, detail::depthwise_pixel<A>(in, g, wpacked, ch, y0,
+                        apply<A>(ep, impl::depthwise_pixel<A>(in, g, wpacked, ch, y0,
                                                                 static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
                         c - ch);
   }
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

@@ -10,6 +10,7 @@
 #include "lmtcnn/kernels/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 // ---- element-wise --------------------------------------------------------------------------------
@@ -123,4 +124,5 @@ void softmax_rows(const float* in, std::size_t rows, std::size_t m, float* out) 
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

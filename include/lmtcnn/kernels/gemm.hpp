@@ -12,6 +12,7 @@
 #include "lmtcnn/kernels/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 /// Rows of a GEMM tile: as many as the registers hold next to 2 accumulator vectors per row.
@@ -184,4 +185,5 @@ void gemm(const float* a, std::size_t m, std::size_t k, std::size_t lda, const f
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

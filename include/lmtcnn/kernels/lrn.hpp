@@ -9,6 +9,7 @@
 #include "lmtcnn/kernels/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
 // ---- LRN across channels -------------------------------------------------------------------------
@@ -60,4 +61,5 @@ void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t 
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

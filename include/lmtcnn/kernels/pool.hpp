@@ -9,9 +9,10 @@
 #include "lmtcnn/kernels/conv.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace kernels {
 
-namespace detail {
+namespace impl {
 /// The window rows/columns [lo, hi) of output index o that lie inside an axis of length n.
 inline void window_range(std::size_t o, std::size_t stride, std::size_t pad, std::size_t k, std::size_t n,
                          std::size_t& lo, std::size_t& hi) {
@@ -20,9 +21,9 @@ inline void window_range(std::size_t o, std::size_t stride, std::size_t pad, std
   lo = static_cast<std::size_t>(std::max<std::ptrdiff_t>(start, 0));
   hi = static_cast<std::size_t>(std::max<std::ptrdiff_t>(end, static_cast<std::ptrdiff_t>(lo)));
 }
-}  // namespace detail
+}  // namespace impl
 
-namespace detail {
+namespace impl {
 /// U channel vectors from ch on: U independent accumulators, so the max (or add) chains of the window
 /// overlap instead of waiting on each other.
 template <class A, bool max_pool, std::size_t U>
@@ -45,7 +46,7 @@ inline void pool_vectors(const float* in, std::size_t in_w, std::size_t c, std::
 #pragma GCC unroll 4
   for (std::size_t u = 0; u < U; ++u) store_upto<A>(dst + ch + u * w, max_pool ? acc[u] : acc[u] * inv, c - ch - u * w);
 }
-}  // namespace detail
+}  // namespace impl
 
 /// One image; g.kh/g.kw are the window, g.out_c == g.in_c. max_pool selects max, else average.
 /// Output rows [oy_begin, oy_end) only (by default all).
@@ -57,22 +58,23 @@ void pool_image(const float* in, const conv_geom& g, float* out, std::size_t oy_
   oy_end = std::min(oy_end, g.out_h);
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     std::size_t y0, y1;
-    detail::window_range(oy, g.stride_h, g.pad_top, g.kh, g.in_h, y0, y1);
+    impl::window_range(oy, g.stride_h, g.pad_top, g.kh, g.in_h, y0, y1);
     for (std::size_t ox = 0; ox < g.out_w; ++ox) {
       std::size_t x0, x1;
-      detail::window_range(ox, g.stride_w, g.pad_left, g.kw, g.in_w, x0, x1);
+      impl::window_range(ox, g.stride_w, g.pad_left, g.kw, g.in_w, x0, x1);
       float* dst = out + (oy * g.out_w + ox) * c;
       const vf<A> inv(1.f / static_cast<float>((y1 - y0) * (x1 - x0)));
       std::size_t ch = 0;
-      for (; ch + 4 * w <= c; ch += 4 * w) detail::pool_vectors<A, max_pool, 4>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
+      for (; ch + 4 * w <= c; ch += 4 * w) impl::pool_vectors<A, max_pool, 4>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
       if (ch + 2 * w <= c) {
-        detail::pool_vectors<A, max_pool, 2>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
+        impl::pool_vectors<A, max_pool, 2>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
         ch += 2 * w;
       }
-      for (; ch < c; ch += w) detail::pool_vectors<A, max_pool, 1>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
+      for (; ch < c; ch += w) impl::pool_vectors<A, max_pool, 1>(in, g.in_w, c, y0, y1, x0, x1, ch, inv, dst);
     }
   }
 }
 
 }  // namespace kernels
+}  // namespace detail
 }  // namespace lmtcnn

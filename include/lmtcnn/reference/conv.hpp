@@ -6,6 +6,7 @@
 #include "lmtcnn/reference/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace ref {
 
 /// Output shape of conv2d for input [n,h,w,cin] and filter [kh,kw,cin,cout].
@@ -21,7 +22,7 @@ inline shape depthwise_conv2d_output_shape(const shape& in, const shape& filter,
   return {s[0], s[1], s[2], in[3]};
 }
 
-namespace detail {
+namespace impl {
 inline void check_conv_params(const char* op, const conv2d_params& p) {
   lmtcnn::detail::check(p.stride_h >= 1 && p.stride_w >= 1, op,
                         "stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) +
@@ -34,9 +35,9 @@ inline void check_spatial(const char* op, const shape& in, const shape& filter, 
                         "input " + in.str() + " is smaller than the " + std::to_string(filter[0]) + "x" +
                             std::to_string(filter[1]) + " window under " + to_string(p.pad) + " padding");
 }
-}  // namespace detail
+}  // namespace impl
 
-namespace detail {
+namespace impl {
 template <class T>
 void conv2d_checked(const char* op, input_view<T> in, input_view<T> filter, const conv2d_params& p,
                     tensor_view<T> out, const epilogue<T>& ep) {
@@ -70,13 +71,13 @@ void conv2d_checked(const char* op, input_view<T> in, input_view<T> filter, cons
           out(n, oy, ox, co) = lmtcnn::detail::apply(ep, acc, co);
         }
 }
-}  // namespace detail
+}  // namespace impl
 
 /// Standard convolution. in [n,h,w,cin], filter [kh,kw,cin,cout], out [n,oh,ow,cout].
 template <class T>
 void conv2d(input_view<T> in, input_view<T> filter, const conv2d_params& p, tensor_view<T> out,
             const epilogue<T>& ep = {}) {
-  detail::conv2d_checked("conv2d", in, filter, p, out, ep);
+  impl::conv2d_checked("conv2d", in, filter, p, out, ep);
 }
 
 /// Depthwise convolution, channel multiplier 1. in [n,h,w,c], filter [kh,kw,c,1], out [n,oh,ow,c].
@@ -86,11 +87,11 @@ void depthwise_conv2d(input_view<T> in, input_view<T> filter, const conv2d_param
   const char* op = "depthwise_conv2d";
   lmtcnn::detail::check_nhwc(op, "input", in);
   lmtcnn::detail::check_rank(op, "filter", filter, 4);
-  detail::check_conv_params(op, p);
+  impl::check_conv_params(op, p);
   lmtcnn::detail::check(filter.dim(2) == in.dim(3) && filter.dim(3) == 1, op,
                         "filter " + filter.shape().str() + " should be [kh,kw," + std::to_string(in.dim(3)) +
                             ",1] for input " + in.shape().str());
-  detail::check_spatial(op, in.shape(), filter.shape(), p);
+  impl::check_spatial(op, in.shape(), filter.shape(), p);
   lmtcnn::detail::check_output(op, out, depthwise_conv2d_output_shape(in.shape(), filter.shape(), p));
   lmtcnn::detail::check_epilogue(op, ep, in.dim(3));
 
@@ -124,8 +125,9 @@ void pointwise_conv2d(input_view<T> in, input_view<T> filter, const conv2d_param
   lmtcnn::detail::check_rank(op, "filter", filter, 4);
   lmtcnn::detail::check(filter.dim(0) == 1 && filter.dim(1) == 1, op,
                         "filter " + filter.shape().str() + " is not 1x1");
-  detail::conv2d_checked(op, in, filter, p, out, ep);  // a 1x1 window of the plain definition
+  impl::conv2d_checked(op, in, filter, p, out, ep);  // a 1x1 window of the plain definition
 }
 
 }  // namespace ref
+}  // namespace detail
 }  // namespace lmtcnn

@@ -4,6 +4,7 @@
 #include "lmtcnn/reference/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace ref {
 
 /// Fully connected layer: out[n,m] = sum_k in[n,k] * weights[k,m], then the epilogue per m.
@@ -40,4 +41,5 @@ void fully_connected(input_view<T> in, input_view<T> weights, tensor_view<T> out
 }
 
 }  // namespace ref
+}  // namespace detail
 }  // namespace lmtcnn

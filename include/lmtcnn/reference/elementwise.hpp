@@ -8,9 +8,10 @@
 #include "lmtcnn/reference/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace ref {
 
-namespace detail {
+namespace impl {
 /// Calls f(n, y, x, c) for every index of an NHWC shape.
 template <class F>
 void for_each_nhwc(const shape& s, F f) {
@@ -19,7 +20,7 @@ void for_each_nhwc(const shape& s, F f) {
       for (index_t x = 0; x < s[2]; ++x)
         for (index_t c = 0; c < s[3]; ++c) f(n, y, x, c);
 }
-}  // namespace detail
+}  // namespace impl
 
 /// The epilogue (bias, ReLU, per-channel affine) applied to every value of in [n,h,w,c].
 template <class T>
@@ -28,7 +29,7 @@ void apply_epilogue(input_view<T> in, const epilogue<T>& ep, tensor_view<T> out)
   lmtcnn::detail::check_nhwc(op, "input", in);
   lmtcnn::detail::check_output(op, out, in.shape());
   lmtcnn::detail::check_epilogue(op, ep, in.dim(3));
-  detail::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
+  impl::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
     out(n, y, x, c) = lmtcnn::detail::apply<T>(ep, in(n, y, x, c), c);
   });
 }
@@ -38,7 +39,7 @@ template <class T>
 void relu(input_view<T> in, tensor_view<T> out) {
   lmtcnn::detail::check_nhwc("relu", "input", in);
   lmtcnn::detail::check_output("relu", out, in.shape());
-  detail::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
+  impl::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
     const T v = in(n, y, x, c);
     out(n, y, x, c) = v < T(0) ? T(0) : v;
   });
@@ -53,7 +54,7 @@ void add(input_view<T> a, input_view<T> b, tensor_view<T> out) {
   lmtcnn::detail::check(a.shape() == b.shape(), op,
                         "inputs " + a.shape().str() + " and " + b.shape().str() + " differ in shape");
   lmtcnn::detail::check_output(op, out, a.shape());
-  detail::for_each_nhwc(a.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
+  impl::for_each_nhwc(a.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
     out(n, y, x, c) = a(n, y, x, c) + b(n, y, x, c);
   });
 }
@@ -76,4 +77,5 @@ void softmax(input_view<T> in, tensor_view<T> out) {
 }
 
 }  // namespace ref
+}  // namespace detail
 }  // namespace lmtcnn

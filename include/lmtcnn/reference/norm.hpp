@@ -7,6 +7,7 @@
 #include "lmtcnn/reference/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace ref {
 
 /// Batch norm with stored statistics: out = (in - mean[c]) / sqrt(variance[c] + eps) * gamma[c] + beta[c].
@@ -140,4 +141,5 @@ void standardize_per_image(input_view<T> in, tensor_view<T> out) {
 }
 
 }  // namespace ref
+}  // namespace detail
 }  // namespace lmtcnn

@@ -7,6 +7,7 @@
 #include "lmtcnn/reference/common.hpp"
 
 namespace lmtcnn {
+namespace detail {
 namespace ref {
 
 /// Output shape of a pooling layer on input [n,h,w,c].
@@ -16,7 +17,7 @@ inline shape pool2d_output_shape(const shape& in, const pool2d_params& p) {
   return {in[0], gy.out, gx.out, in[3]};
 }
 
-namespace detail {
+namespace impl {
 template <class T>
 void check_pool(const char* op, const tensor_view<const T>& in, const pool2d_params& p, const tensor_view<T>& out) {
   lmtcnn::detail::check_nhwc(op, "input", in);
@@ -46,13 +47,13 @@ void pool2d(const tensor_view<const T>& in, const pool2d_params& p, const tensor
           out(n, oy, ox, c) = reduce(n, c, y0, y1, x0, x1);
         }
 }
-}  // namespace detail
+}  // namespace impl
 
 /// Max pooling. in [n,h,w,c], out [n,oh,ow,c]; cells in the padding are -inf.
 template <class T>
 void pool_max(input_view<T> in, const pool2d_params& p, tensor_view<T> out) {
-  detail::check_pool("pool_max", in, p, out);
-  detail::pool2d(in, p, out, [&](index_t n, index_t c, index_t y0, index_t y1, index_t x0, index_t x1) {
+  impl::check_pool("pool_max", in, p, out);
+  impl::pool2d(in, p, out, [&](index_t n, index_t c, index_t y0, index_t y1, index_t x0, index_t x1) {
     T m = -std::numeric_limits<T>::infinity();
     for (index_t y = y0; y < y1; ++y)
       for (index_t x = x0; x < x1; ++x) m = std::max(m, in(n, y, x, c));
@@ -63,8 +64,8 @@ void pool_max(input_view<T> in, const pool2d_params& p, tensor_view<T> out) {
 /// Average pooling. in [n,h,w,c], out [n,oh,ow,c]; divides by the number of cells inside the image.
 template <class T>
 void pool_avg(input_view<T> in, const pool2d_params& p, tensor_view<T> out) {
-  detail::check_pool("pool_avg", in, p, out);
-  detail::pool2d(in, p, out, [&](index_t n, index_t c, index_t y0, index_t y1, index_t x0, index_t x1) {
+  impl::check_pool("pool_avg", in, p, out);
+  impl::pool2d(in, p, out, [&](index_t n, index_t c, index_t y0, index_t y1, index_t x0, index_t x1) {
     accum_t<T> sum = 0;
     for (index_t y = y0; y < y1; ++y)
       for (index_t x = x0; x < x1; ++x) sum += in(n, y, x, c);
@@ -73,4 +74,5 @@ void pool_avg(input_view<T> in, const pool2d_params& p, tensor_view<T> out) {
 }
 
 }  // namespace ref
+}  // namespace detail
 }  // namespace lmtcnn
