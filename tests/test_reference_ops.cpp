@@ -36,24 +36,24 @@ tensor<double> iota(const shape& s, double first = 1.0) {
 
 TEST_CASE("window geometry: VALID and TF-SAME") {
   // conv1 of LMTCNN: 227 -> 56 under 7x7 stride 4 VALID
-  CHECK(window_axis(227, 7, 4, padding::valid).out == 56);
-  CHECK(window_axis(2, 3, 1, padding::valid).out == 0);
+  CHECK(detail::window_axis(227, 7, 4, padding::valid).out == 56);
+  CHECK(detail::window_axis(2, 3, 1, padding::valid).out == 0);
   // convdp2: 27 -> 14 under 3x3 stride 2 SAME, one cell of padding each side
-  axis_geometry g = window_axis(27, 3, 2, padding::same);
+  detail::axis_geometry g = detail::window_axis(27, 3, 2, padding::same);
   CHECK(g.out == 14);
   CHECK(g.pad_before == 1);
   CHECK(g.pad_after == 1);
   // odd total padding: the extra cell goes after (bottom / right)
-  g = window_axis(4, 3, 2, padding::same);
+  g = detail::window_axis(4, 3, 2, padding::same);
   CHECK(g.out == 2);
   CHECK(g.pad_before == 0);
   CHECK(g.pad_after == 1);
-  g = window_axis(10, 7, 4, padding::same);
+  g = detail::window_axis(10, 7, 4, padding::same);
   CHECK(g.out == 3);
   CHECK(g.pad_before == 2);
   CHECK(g.pad_after == 3);
   // a 1x1 stride-2 window needs no padding
-  g = window_axis(56, 1, 2, padding::same);
+  g = detail::window_axis(56, 1, 2, padding::same);
   CHECK(g.out == 28);
   CHECK(g.pad_before + g.pad_after == 0);
 }

@@ -15,6 +15,8 @@ enum class padding { valid, same };
 
 inline const char* to_string(padding p) { return p == padding::same ? "SAME" : "VALID"; }
 
+namespace detail {
+
 /// Output length and padding of one spatial axis.
 struct axis_geometry {
   index_t out = 0;         ///< output length (0 when no whole window fits under VALID)
@@ -35,6 +37,8 @@ inline axis_geometry window_axis(index_t in, index_t k, index_t stride, padding 
   }
   return g;
 }
+
+}  // namespace detail
 
 /// Stride and padding of a convolution (standard, depthwise or pointwise).
 struct conv2d_params {

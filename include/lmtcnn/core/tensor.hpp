@@ -94,6 +94,7 @@ class shape {
 
 using strides_t = std::array<index_t, max_rank>;
 
+namespace detail {
 /// Row-major (last dimension fastest) strides of a contiguous tensor of shape s.
 inline strides_t contiguous_strides(const shape& s) {
   strides_t st{};
@@ -104,6 +105,7 @@ inline strides_t contiguous_strides(const shape& s) {
   }
   return st;
 }
+}  // namespace detail
 
 /// A non-owning view: pointer, shape and strides (in elements). T may be const.
 template <class T>
@@ -112,7 +114,7 @@ class tensor_view {
   using value_type = T;
 
   tensor_view() = default;
-  tensor_view(T* data, const lmtcnn::shape& s) : data_(data), shape_(s), strides_(contiguous_strides(s)) {}
+  tensor_view(T* data, const lmtcnn::shape& s) : data_(data), shape_(s), strides_(detail::contiguous_strides(s)) {}
   tensor_view(T* data, const lmtcnn::shape& s, const strides_t& st) : data_(data), shape_(s), strides_(st) {}
   /// A view of mutable data converts to a view of const data.
   template <class U, class = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
@@ -128,7 +130,7 @@ class tensor_view {
   /// True for a default-constructed view (an absent optional operand).
   bool empty() const { return data_ == nullptr; }
 
-  bool is_contiguous() const { return strides_ == contiguous_strides(shape_) || size() <= 1; }
+  bool is_contiguous() const { return strides_ == detail::contiguous_strides(shape_) || size() <= 1; }
 
   /// Element at the given indices (one per dimension).
   template <class... I>

@@ -103,7 +103,7 @@ class engine_net {
   /// The same with the caller's workspace (re-planned when the batch size changes) and an optional pool.
   std::map<std::string, tensor<float>> forward(tensor_view<const float> input, workspace& ws,
                                                thread_pool* pool = nullptr) const {
-    check_input(graph_, input.shape());
+    detail::check_input(graph_, input.shape());
     const std::size_t n = static_cast<std::size_t>(input.dim(0));
     plan(ws, n, pool ? pool->size() : 1u);
     float* in0 = ws.values_[0];

@@ -102,7 +102,7 @@ class age_gender_estimator {
                        double divisor = 256.0, bool run_self_test = true)
       : model_(file) {
     if (divisor != 256.0 && divisor != 255.0) throw error("divisor must be 256 or 255");
-    require_family(file->meta(), model_path, "faceapi_age_gender", "a face-api.js AgeGenderNet");
+    detail::require_family(file->meta(), model_path, "faceapi_age_gender", "a face-api.js AgeGenderNet");
     if (run_self_test && model_.has_self_test()) model_.self_test();
     graph g = file->net_graph();
     bool patched = false, changed = false;

@@ -42,7 +42,7 @@ class lmtcnn_estimator {
                    bool run_self_test = true)
       : model_(std::make_shared<const model<float>>(std::move(file))), oversample_(oversample) {
     const metadata& meta = model_->meta();
-    require_family(meta, model_path, "lmtcnn", "an LMTCNN");
+    detail::require_family(meta, model_path, "lmtcnn", "an LMTCNN");
     if (run_self_test && model_->has_self_test()) model_->self_test();
     const auto labels = meta.find("labels.age_probs");
     if (labels != meta.end() && labels->second.type == meta_value::kind::texts)

@@ -147,7 +147,7 @@ class face_detector {
                 const face_detector_options& options = {})
       : options_(check(options)), model_(file) {
     const metadata& meta = file->meta();
-    require_family(meta, model_path, "faceapi_tiny_face_detector", "a face-api.js tiny face detector");
+    detail::require_family(meta, model_path, "faceapi_tiny_face_detector", "a face-api.js tiny face detector");
     const auto anchors = meta.find("detector.anchors");
     const auto iou_t = meta.find("detector.iou_threshold");
     if (anchors == meta.end() || anchors->second.type != meta_value::kind::reals || anchors->second.ds.empty() ||

@@ -227,6 +227,7 @@ inline std::string network_family(const metadata& meta) {
   return it == meta.end() ? std::string() : it->second.s;
 }
 
+namespace detail {
 /// Throws format_error unless the file holds the given family; `what` describes it for the message.
 inline void require_family(const metadata& meta, const std::string& path, const std::string& family,
                            const std::string& what) {
@@ -235,5 +236,6 @@ inline void require_family(const metadata& meta, const std::string& path, const 
     throw format_error(path + ": not " + what + " file (network.family is " +
                        (got.empty() ? std::string("missing") : "'" + got + "'") + ")");
 }
+}  // namespace detail
 
 }  // namespace lmtcnn

@@ -270,6 +270,7 @@ inline index_t multiply_accumulates(const graph_node& node, const shape& out, co
   }
 }
 
+namespace detail {
 /// Checks an input [n,h,w,c] (n >= 1) against a graph's input; throws shape_error naming the input
 /// and both shapes.
 inline void check_input(const graph& g, const shape& input) {
@@ -278,5 +279,6 @@ inline void check_input(const graph& g, const shape& input) {
     throw shape_error("layer '" + g.input_name + "': got " + input.str() + ", expected [n," + std::to_string(d[0]) +
                       "," + std::to_string(d[1]) + "," + std::to_string(d[2]) + "]");
 }
+}  // namespace detail
 
 }  // namespace lmtcnn

@@ -79,7 +79,7 @@ class graph_net {
 
   /// The input, checked against the graph's, as a contiguous tensor.
   tensor<T> copy_input(tensor_view<const T> input) const {
-    check_input(graph_, input.shape());
+    detail::check_input(graph_, input.shape());
     tensor<T> t(input.shape());
     const tensor_view<T> dst = t.view();
     for (index_t b = 0; b < input.dim(0); ++b)

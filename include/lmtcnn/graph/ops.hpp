@@ -62,6 +62,8 @@ struct op_arity {
   std::size_t inputs, min_tensors, max_tensors, ints, min_floats;
 };
 
+namespace detail {
+
 struct op_info {
   op_kind kind;
   const char* name;
@@ -83,15 +85,17 @@ inline const op_info* find_op(op_kind k) {
   return nullptr;
 }
 
-inline bool is_known(op_kind k) { return find_op(k) != nullptr; }
+}  // namespace detail
+
+inline bool is_known(op_kind k) { return detail::find_op(k) != nullptr; }
 
 inline const char* to_string(op_kind k) {
-  const op_info* o = find_op(k);
+  const detail::op_info* o = detail::find_op(k);
   return o ? o->name : "unknown";
 }
 
 /// The family of a known op.
-inline op_family family_of(op_kind k) { return find_op(k)->family; }
+inline op_family family_of(op_kind k) { return detail::find_op(k)->family; }
 
 /// One layer.
 struct graph_node {

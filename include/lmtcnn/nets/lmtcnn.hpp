@@ -169,10 +169,10 @@ class lmtcnn_net {
   /// Multiply-accumulates for one image in the convolutions and dense layers.
   static index_t multiply_accumulates(lmtcnn_variant v) {
     const index_t pw1 = v == lmtcnn_variant::v1_1 ? 256 : 512;
-    const index_t c1 = window_axis(input_size, 7, 4, padding::valid).out;  // 56
-    const index_t p1 = window_axis(c1, 3, 2, padding::valid).out;           // 27
-    const index_t d2 = window_axis(p1, 3, 2, padding::same).out;            // 14
-    const index_t p3 = window_axis(d2, 3, 2, padding::valid).out;           // 6
+    const index_t c1 = detail::window_axis(input_size, 7, 4, padding::valid).out;  // 56
+    const index_t p1 = detail::window_axis(c1, 3, 2, padding::valid).out;           // 27
+    const index_t d2 = detail::window_axis(p1, 3, 2, padding::same).out;            // 14
+    const index_t p3 = detail::window_axis(d2, 3, 2, padding::valid).out;           // 6
     return c1 * c1 * 96 * 7 * 7 * 3 + p1 * p1 * 96 * 9 + p1 * p1 * 96 * pw1 + d2 * d2 * pw1 * 9 +
            d2 * d2 * pw1 * 384 + p3 * p3 * 384 * 512 + 512 * 512 + 512 * (8 + 2);
   }
