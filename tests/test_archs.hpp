@@ -5,7 +5,7 @@
 #include <string>
 #include <tuple>
 
-#include <xsimd/xsimd.hpp>
+#include "lmtcnn/core/simd.hpp"
 
 namespace lmtcnn_test {
 
@@ -21,13 +21,7 @@ template <class... Ts, class T>
 struct push<type_list<Ts...>, false, T> {
   using type = type_list<Ts...>;
 };
-// AVX-512 as the engine's default takes it: AVX512BW where the build enables it, else AVX512F
-#if XSIMD_WITH_AVX512BW
-using avx512 = xsimd::avx512bw;
-#else
-using avx512 = xsimd::avx512f;
-#endif
-using l1 = push<type_list<>, XSIMD_WITH_AVX512F == 1, avx512>::type;
+using l1 = push<type_list<>, XSIMD_WITH_AVX512F == 1, xsimd::avx512f>::type;
 using l2 = push<l1, XSIMD_WITH_FMA3_AVX2 == 1, xsimd::fma3<xsimd::avx2>>::type;
 using l3 = push<l2, XSIMD_WITH_SSE4_2 == 1, xsimd::sse4_2>::type;
 using l4 = push<l3, XSIMD_WITH_NEON64 == 1, xsimd::neon64>::type;

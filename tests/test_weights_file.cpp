@@ -169,8 +169,8 @@ TEST_CASE("a self-test with a wrong expectation fails loudly") {
   // Loading a file runs its self-test unless told not to.
   const std::string path = (std::filesystem::temp_directory_path() / "lmtcnn_bad_selftest.lmt").string();
   {
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    std::ofstream file(path, std::ios::binary);
+    file.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
   }
   CHECK_THROWS_WITH_AS(model<float>::load(path), doctest::Contains("self-test failed: output 'probs' value 1"),
                        format_error);

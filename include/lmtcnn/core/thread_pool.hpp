@@ -15,9 +15,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
+#include "lmtcnn/core/simd.hpp"  // _mm_pause on x86
 
 namespace lmtcnn {
 

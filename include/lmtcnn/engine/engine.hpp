@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -36,11 +37,14 @@
 namespace lmtcnn {
 
 /// The architecture the engine uses by default: the best the compiler targets, or LMTCNN_ARCH
-/// (e.g. -DLMTCNN_ARCH=xsimd::fma3<xsimd::avx2> to cap an AVX-512 build at AVX2).
+/// (e.g. -DLMTCNN_ARCH=xsimd::fma3<xsimd::avx2> to cap an AVX-512 build at AVX2). Any AVX-512 target is
+/// taken as AVX512F: the kernels use float vectors only, which AVX512F covers, and xsimd 10's AVX512BW
+/// integer select (reached through xsimd::pow) does not compile with GCC 12 without optimisation.
 #ifdef LMTCNN_ARCH
 using simd_arch = LMTCNN_ARCH;
 #else
-using simd_arch = xsimd::default_arch;
+using simd_arch = std::conditional_t<std::is_base_of_v<xsimd::avx512f, xsimd::default_arch>, xsimd::avx512f,
+                                     xsimd::default_arch>;
 #endif
 
 template <class A = simd_arch>

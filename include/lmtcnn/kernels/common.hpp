@@ -12,9 +12,8 @@
 #include <cstddef>
 #include <cstring>
 
-#include <xsimd/xsimd.hpp>
-
 #include "lmtcnn/core/geometry.hpp"
+#include "lmtcnn/core/simd.hpp"
 
 // The per-vector helpers below sit in the innermost loops: a call there would spill every vector
 // register the caller keeps (weights, accumulators), so they are always inlined.
