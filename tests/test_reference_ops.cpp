@@ -2,6 +2,9 @@
 // comments), plus Eigen as an independent check of the matrix-shaped layers.
 #include <doctest/doctest.h>
 
+// first, so that the intrinsics headers Eigen also includes come in with their warnings confined
+#include "lmtcnn/core/simd.hpp"
+
 #include <Eigen/Dense>
 #include <cmath>
 #include <limits>
