@@ -38,8 +38,8 @@ namespace lmtcnn {
 
 /// The architecture the engine uses by default: the best the compiler targets, or LMTCNN_ARCH
 /// (e.g. -DLMTCNN_ARCH=xsimd::fma3<xsimd::avx2> to cap an AVX-512 build at AVX2). Any AVX-512 target is
-/// taken as AVX512F: the kernels use float vectors only, which AVX512F covers, and xsimd 10's AVX512BW
-/// integer select (reached through xsimd::pow) does not compile with GCC 12 without optimisation.
+/// taken as AVX512F: the kernels use float vectors only, which AVX512F covers, and the AVX512BW integer
+/// select of xsimd 8.1 (Debian 12), reached through xsimd::pow, does not compile with GCC 12 at -O0.
 #ifdef LMTCNN_ARCH
 using simd_arch = LMTCNN_ARCH;
 #else
