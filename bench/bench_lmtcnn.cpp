@@ -5,7 +5,7 @@
 //   build/bench/bench_lmtcnn --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <lmtcnn/engine/engine.hpp>
+#include <lmtcnn/engine/model.hpp>
 #include <lmtcnn/nets/faceapi.hpp>
 #include <lmtcnn/nets/lmtcnn.hpp>
 
@@ -32,7 +32,7 @@ void bm_faceapi_age_gender(benchmark::State& state) {
   lmtcnn::tensor_map<float> w;
   for (const lmtcnn::tensor_spec& s : lmtcnn::faceapi_age_gender_tensors())
     w.emplace(s.name, lmtcnn::seeded::uniform<float>(s.dims, 1, s.name, -0.1, 0.1));
-  const lmtcnn::engine_net<> net(lmtcnn::faceapi_age_gender_graph(256), w);
+  const lmtcnn::model<float> net(lmtcnn::faceapi_age_gender_graph(256), w);
   const lmtcnn::tensor<float> input = lmtcnn::seeded::pixels<float>({1, 112, 112, 3}, 1, "input");
   for (auto _ : state) {
     auto out = net.forward(input.view());

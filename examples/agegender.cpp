@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <lmtcnn/core/bytes.hpp>
+#include <lmtcnn/core/version.hpp>
 #include <lmtcnn/face/face_analyzer.hpp>
 #include <lmtcnn/io/image_io.hpp>
 
@@ -69,6 +70,8 @@ Output:
                        31 years) into DIR, as DIR/<name>.png
   --threads N          photos processed at once (default: the number of CPUs)
   --quiet              no progress bar (it is shown on a terminal for 3 or more photos)
+  --version            lmtcnn's version and the SIMD path the networks run on (set LMTCNN_ISA,
+                       e.g. LMTCNN_ISA=avx2, to run a lower one)
   --help               this text
 
 Every input is reported: one that cannot be read gets its error message (in the table, or in
@@ -76,6 +79,18 @@ Every input is reported: one that cannot be read gets its error message (in the 
 Exit status: 0 all inputs processed, 1 some inputs failed, 2 usage error or a model that cannot
 be loaded.
 )";
+
+void print_version() {
+  std::string runs;
+  for (const std::string& p : lmtcnn::simd_paths()) runs += (runs.empty() ? "" : ", ") + p;
+  try {
+    std::printf("agegender (lmtcnn %s)\nSIMD path: %s (this CPU and build run: %s)\n", LMTCNN_VERSION,
+                lmtcnn::simd_path().c_str(), runs.c_str());
+  } catch (const lmtcnn::error& e) {
+    std::printf("agegender (lmtcnn %s)\nSIMD path: none: %s\n", LMTCNN_VERSION, e.what());
+    std::exit(2);
+  }
+}
 
 struct settings {
   lmtcnn::face_analyzer_options analyzer;
@@ -119,6 +134,9 @@ settings parse(int argc, char** argv) {
     };
     if (a == "--help" || a == "-h") {
       std::fputs(help_text, stdout);
+      std::exit(0);
+    } else if (a == "--version") {
+      print_version();
       std::exit(0);
     } else if (a == "--no-detect") {
       s.no_detect = true;

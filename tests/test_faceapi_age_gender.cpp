@@ -1,7 +1,7 @@
 // face-api.js's AgeGenderNet, converted from npm, on real faces, against the TensorFlow.js reference
 // (tests/data/realdata: the exact crops fed to the reference run and its outputs, copied from the
 // shared reference data with their provenance). Both input divisors; the scalar reference path, the
-// default engine and every SIMD architecture of the build give the same answers.
+// default engine and every SIMD path the CPU runs give the same answers.
 // Needs the converted model: LMTCNN_MODEL_DIR holds age_gender.lmt (the build makes build/models/).
 #include <doctest/doctest.h>
 
@@ -13,8 +13,6 @@
 
 #include "json.hpp"
 #include "lmtcnn/face/age_gender.hpp"
-#include "lmtcnn/engine/engine.hpp"
-#include "test_archs.hpp"
 
 using namespace lmtcnn;
 
@@ -101,7 +99,7 @@ TEST_CASE("ten real faces: age within 0.01 years and probabilities within 1e-4 o
     const std::vector<age_gender> reference = est.run(batch.view(), true);
     double worst_age = 0, worst_p = 0;
     for (std::size_t i = 0; i < faces.size(); ++i) {
-      check_face(faces[i], d, engine[i], "engine (" + std::string(simd_arch::name()) + ")");
+      check_face(faces[i], d, engine[i], "engine (" + simd_path() + ")");
       check_face(faces[i], d, reference[i], "scalar reference");
       worst_age = std::max(worst_age, double(std::abs(engine[i].age_years - faces[i].age[d])));
       worst_p = std::max(worst_p, double(std::abs(engine[i].p_male - faces[i].p_male[d])));
@@ -115,21 +113,25 @@ TEST_CASE("ten real faces: age within 0.01 years and probabilities within 1e-4 o
   }
 }
 
-TEST_CASE_TEMPLATE_DEFINE("every SIMD architecture gives the reference answers on the real faces", A, faces_id) {
+TEST_CASE("every SIMD path this CPU runs gives the reference answers on the real faces") {
   const std::vector<reference_face> faces = reference_faces();
   const tensor<float> batch = prepared_inputs(faces);
-  const model<float> m = model<float>::load(model_path());
-  const engine_net<A> net(m.net_graph(), m.net().weights(), m.net().owner());
-  const auto out = net.forward(batch.view());
-  for (std::size_t i = 0; i < faces.size(); ++i) {
-    age_gender r;
-    r.age_years = out.at("age")[static_cast<index_t>(i)];
-    r.p_male = out.at("gender_probs")[static_cast<index_t>(2 * i)];
-    r.p_female = out.at("gender_probs")[static_cast<index_t>(2 * i + 1)];
-    check_face(faces[i], 0, r, A::name());
+  MESSAGE("SIMD paths: " << [] { std::string s; for (const auto& p : simd_paths()) s += p + " "; return s; }());
+  for (const std::string& path : simd_paths()) {
+    set_simd_path(path);
+    const model<float> m = model<float>::load(model_path());
+    set_simd_path("");
+    const std::string what = path + " (" + m.engine()->arch_name() + ")";
+    const auto out = m.forward(batch.view());
+    for (std::size_t i = 0; i < faces.size(); ++i) {
+      age_gender r;
+      r.age_years = out.at("age")[static_cast<index_t>(i)];
+      r.p_male = out.at("gender_probs")[static_cast<index_t>(2 * i)];
+      r.p_female = out.at("gender_probs")[static_cast<index_t>(2 * i + 1)];
+      check_face(faces[i], 0, r, what);
+    }
   }
 }
-TEST_CASE_TEMPLATE_APPLY(faces_id, lmtcnn_test::archs);
 
 TEST_CASE("bad inputs to the estimator give clear errors") {
   const age_gender_estimator est(model_path());

@@ -1,5 +1,6 @@
-// Every SIMD kernel against the scalar reference, for every architecture this build can run
-// (AVX-512, AVX2+FMA, SSE4.2 on x86; NEON on AArch64), on awkward shapes: channels below, at, above
+// Every SIMD kernel against the scalar reference, for the architecture this file is compiled for
+// (one executable per path with run-time dispatch: AVX-512, AVX2+FMA, SSE4.2, SSE2; NEON on AArch64;
+// see test_archs.hpp), on awkward shapes: channels below, at, above
 // and not a multiple of the vector width, odd image sizes, every padding case, strides 1, 2 and 4,
 // and the real layer shapes of LMTCNN and the face-api.js networks. Tolerances grow with the
 // reduction length. Seeds are fixed; a failure prints the shape and the arch.
@@ -694,11 +695,43 @@ TEST_CASE_TEMPLATE_DEFINE("engine: any thread count gives the same bits; batches
   measured.report(std::string(A::name()) + " whole networks in batches", tol_network);
 }
 
-TEST_CASE("architectures under test: the engine's default is one of them") {
-  const std::string list = lmtcnn_test::arch_names(static_cast<archs*>(nullptr));
-  MESSAGE("SIMD architectures tested: " << list << "; the engine's default: " << std::string(simd_arch::name()));
-  CHECK_MESSAGE((", " + list + ", ").find(", " + std::string(simd_arch::name()) + ", ") != std::string::npos,
-                "the engine runs " << simd_arch::name() << ", which the kernel tests do not cover");
+TEST_CASE("the engine a model gets on this file's path is this file's engine, bit for bit") {
+  // With run-time dispatch the model's engine comes from the build's unit for the path (compiled apart,
+  // with the same flags as this file); without it, from the compile-time path.
+  const std::string path = lmtcnn::detail::simd_path_name<simd_arch>();
+  MESSAGE("this file's path: " << path << " (" << simd_arch::name() << "); this CPU runs: " << [] {
+    std::string s;
+    for (const auto& p : simd_paths()) s += p + " ";
+    return s;
+  }());
+  set_simd_path(path);
+  CHECK(simd_path() == path);
+  struct net_case {
+    graph g;
+    tensor_map<float> w;
+  };
+  std::vector<net_case> cases;
+  cases.push_back({lmtcnn_graph(lmtcnn_variant::v2_1, batch_norm_mode::moving_average),
+                   lmtcnn_seeded_weights<float>(lmtcnn_variant::v2_1, 3)});
+  tensor_map<float> fw;
+  for (const tensor_spec& t : faceapi_age_gender_tensors())
+    fw.emplace(t.name, seeded::uniform<float>(t.dims, 4, t.name, -0.1, 0.1));
+  cases.push_back({faceapi_age_gender_graph(256), fw});
+  for (const net_case& c : cases) {
+    const model<float> m(c.g, c.w);
+    REQUIRE(m.engine() != nullptr);
+    CHECK(std::string(m.engine()->arch_name()) == simd_arch::name());
+    const shape& d = c.g.input_dims;
+    const tensor<float> input = seeded::pixels<float>({2, d[0], d[1], d[2]}, 8, "input");
+    const auto want = engine_net<simd_arch>(c.g, c.w).forward(input.view());
+    const auto got = m.forward(input.view());
+    for (const auto& [name, t] : want) {
+      REQUIRE(got.at(name).shape() == t.shape());
+      CHECK_MESSAGE(std::equal(t.data(), t.data() + t.size(), got.at(name).data()), path << " output " << name);
+    }
+  }
+  set_simd_path("");
+  CHECK_THROWS_WITH_AS(set_simd_path("avx9"), doctest::Contains("'avx9' is no SIMD path of this program"), error);
 }
 
 TEST_CASE_TEMPLATE_APPLY(gemm_id, archs);

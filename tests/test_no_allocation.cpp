@@ -10,7 +10,6 @@
 #include <new>
 #include <vector>
 
-#include "lmtcnn/engine/engine.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "lmtcnn/core/seeded.hpp"
@@ -101,9 +100,10 @@ TEST_CASE("the allocation counter counts") {
   CHECK(allocated_bytes.load() >= 4000 + 400 + 100);
 
   const graph g = lmtcnn_graph(lmtcnn_variant::v1_1, batch_norm_mode::moving_average);
-  const engine_net<> net(g, lmtcnn_seeded_weights<float>(lmtcnn_variant::v1_1, 2));
+  const model<float> m(g, lmtcnn_seeded_weights<float>(lmtcnn_variant::v1_1, 2));
+  const simd_engine& net = *m.engine();
   const tensor<float> input = seeded::pixels<float>({1, 227, 227, 3}, 5, "input");
-  engine_net<>::workspace ws;
+  simd_engine::workspace ws;
   allocations = 0;
   allocated_bytes = 0;
   counting = true;
@@ -131,10 +131,11 @@ TEST_CASE("a planned forward call allocates only its outputs") {
   thread_pool pool(2);
   for (const net_case& c : cases)
     for (thread_pool* p : {static_cast<thread_pool*>(nullptr), &pool}) {
-      const engine_net<> net(c.g, c.w);
+      const model<float> m(c.g, c.w);  // the engine of the path the CPU runs best
+      const simd_engine& net = *m.engine();
       const shape& d = c.g.input_dims;
       const tensor<float> input = seeded::pixels<float>({c.batch, d[0], d[1], d[2]}, 5, "input");
-      engine_net<>::workspace ws;
+      simd_engine::workspace ws;
       net.forward(input.view(), ws, p);  // plans the arena
       std::size_t output_bytes = 0;
       for (int round = 0; round < 3; ++round) {

@@ -29,7 +29,8 @@ const char* usage_text =
     "\n"
     "--bench times the whole network instead: W warm-up calls (default 5), then R timed calls\n"
     "(default 50) on a batch of B seeded images (default 1) with N threads (default 1), and prints\n"
-    "one JSON line: file, network, arch, batch, threads, runs, median_ms, min_ms, mean_ms,\n"
+    "one JSON line: file, network, simd_path (LMTCNN_ISA=avx2, for example, picks a lower one),\n"
+    "arch (its xsimd name), batch, threads, runs, median_ms, min_ms, mean_ms,\n"
     "images_per_s (at the median), gflops (at the median) and arena_bytes (activation memory).\n"
     "--layers adds \"layers\": per layer its name, op, median ms over R more (profiled) calls,\n"
     "GFLOP/s and share of the summed layer times.\n"
@@ -67,7 +68,7 @@ void bench(const std::string& path, const bench_options& o) {
   const lmtcnn::tensor<float> input = lmtcnn::seeded::pixels<float>({o.batch, d[0], d[1], d[2]}, 1, "input");
   lmtcnn::thread_pool pool(o.threads);
   std::vector<double> ms;
-  std::string arch = "reference", layers;
+  std::string arch = "reference", simd_path = "none", layers;
   std::size_t arena = 0;
   std::int64_t macs = 0;
   const auto shapes = lmtcnn::infer_shapes(g, 1, [&](const std::string& t, bool& found) {
@@ -78,9 +79,10 @@ void bench(const std::string& path, const bench_options& o) {
   for (std::size_t i = 0; i < g.nodes.size(); ++i) macs += layer_macs(g.nodes[i], shapes[i + 1], f);
   const double flops = 2.0 * static_cast<double>(macs) * o.batch;
 #ifndef LMTCNN_FORCE_REFERENCE
-  const auto* e = m.engine();
+  const lmtcnn::simd_engine* e = m.engine();
   arch = e->arch_name();
-  typename std::remove_pointer_t<decltype(e)>::workspace ws;
+  simd_path = lmtcnn::simd_path();
+  lmtcnn::simd_engine::workspace ws;
   lmtcnn::thread_pool* p = o.threads > 1 ? &pool : nullptr;
   for (int r = 0; r < o.warmup; ++r) e->forward(input.view(), ws, p);
   for (int r = 0; r < o.runs; ++r) {
@@ -120,10 +122,10 @@ void bench(const std::string& path, const bench_options& o) {
   double mean = 0;
   for (double v : ms) mean += v / static_cast<double>(ms.size());
   const double med = median(ms), lo = *std::min_element(ms.begin(), ms.end());
-  std::printf("{\"file\":%s,\"network\":%s,\"arch\":\"%s\",\"batch\":%d,\"threads\":%u,\"runs\":%d,"
+  std::printf("{\"file\":%s,\"network\":%s,\"simd_path\":\"%s\",\"arch\":\"%s\",\"batch\":%d,\"threads\":%u,\"runs\":%d,"
               "\"median_ms\":%.4f,\"min_ms\":%.4f,\"mean_ms\":%.4f,\"images_per_s\":%.1f,\"gflops\":%.2f,"
               "\"arena_bytes\":%zu",
-              json_string(path).c_str(), json_string(lmtcnn::network_family(m.meta())).c_str(), arch.c_str(), o.batch,
+              json_string(path).c_str(), json_string(lmtcnn::network_family(m.meta())).c_str(), simd_path.c_str(), arch.c_str(), o.batch,
               o.threads, o.runs, med, lo, mean, o.batch * 1e3 / med, flops / (med * 1e6), arena);
   if (o.layers) std::printf(",\"layers\":[%s]", layers.c_str());
   std::printf("}\n");

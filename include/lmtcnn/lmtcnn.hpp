@@ -4,7 +4,10 @@
 // The public API, in namespace lmtcnn:
 //   running networks   model<T> (a converted file, or a graph and weights; forward, forward_reference,
 //                      self_test), lmtcnn_net<T> (LMTCNN-1-1/2-1 from checkpoint-named weights),
-//                      engine_net<Arch> (one instruction set, with its own workspace), graph_net<T>
+//                      graph_net<T>; simd_engine (a model's engine, with its own workspace)
+//   SIMD paths         simd_paths, simd_path, set_simd_path (and LMTCNN_ISA in the environment);
+//                      engine_net<Arch>, one instruction set chosen at compile time, is in
+//                      lmtcnn/engine/engine.hpp
 //   the face pipeline  face_analyzer, age_gender_estimator, face_detector, lmtcnn_estimator, their
 //                      options, face_box, face_detection, face_result, age_gender, find_model
 //   images             image, load_image, decode_image, image_limits, resample_bilinear_legacy
@@ -21,7 +24,8 @@
 #include "lmtcnn/core/seeded.hpp"
 #include "lmtcnn/core/tensor.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
-#include "lmtcnn/engine/engine.hpp"
+#include "lmtcnn/core/version.hpp"
+#include "lmtcnn/engine/dispatch.hpp"
 #include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/format/weights_file.hpp"
 #include "lmtcnn/graph/graph.hpp"

@@ -15,7 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "lmtcnn/core/simd.hpp"  // _mm_pause on x86
+#if (defined(__x86_64__) || defined(__i386__)) && !(defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>  // _mm_pause
+#endif
 
 namespace lmtcnn {
 
@@ -78,7 +80,9 @@ class thread_pool {
 
  private:
   static void pause() {
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_ia32_pause();
+#elif defined(__x86_64__) || defined(__i386__)
     _mm_pause();
 #elif defined(__aarch64__)
     asm volatile("yield");

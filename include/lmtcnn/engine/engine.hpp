@@ -1,4 +1,5 @@
-// lmtcnn engine: runs a graph on the SIMD kernels of one architecture A (an xsimd tag).
+// lmtcnn engine: runs a graph on the SIMD kernels of one architecture A (an xsimd tag), behind the
+// simd_engine interface (engine/simd_engine.hpp).
 //
 // Preparing a network builds one prepared layer per node (engine/layers.hpp: each packs its filters
 // for A, so the engine's copy of a network's weights is separate from the file's), then folds a
@@ -32,6 +33,7 @@
 
 #include "lmtcnn/core/thread_pool.hpp"
 #include "lmtcnn/engine/layers.hpp"
+#include "lmtcnn/engine/simd_engine.hpp"
 #include "lmtcnn/graph/graph.hpp"
 
 namespace lmtcnn {
@@ -47,8 +49,25 @@ using simd_arch = std::conditional_t<std::is_base_of_v<xsimd::avx512f, xsimd::de
                                      xsimd::default_arch>;
 #endif
 
+namespace detail {
+/// The path's name for an xsimd architecture.
+template <class A>
+const char* simd_path_name() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (std::is_same_v<A, xsimd::avx512f>) return "avx512";
+  if (std::is_same_v<A, xsimd::fma3<xsimd::avx2>>) return "avx2";
+  if (std::is_same_v<A, xsimd::sse4_2>) return "sse4.2";
+  if (std::is_same_v<A, xsimd::sse2>) return "sse2";
+#elif defined(__aarch64__)
+  if (std::is_same_v<A, xsimd::neon64>) return "neon";
+#endif
+  return A::name();
+}
+
+}  // namespace detail
+
 template <class A = simd_arch>
-class engine_net {
+class engine_net final : public simd_engine {
  public:
   /// Prepares a graph over weights that live elsewhere (kept alive by owner); checks it first.
   engine_net(graph g, std::map<std::string, tensor_view<const float>> weights, std::shared_ptr<const void> owner)
@@ -64,49 +83,15 @@ class engine_net {
     prepare();
   }
 
-  const graph& net_graph() const { return graph_; }
-  static const char* arch_name() { return A::name(); }
+  const graph& net_graph() const override { return graph_; }
+  const char* arch_name() const override { return A::name(); }
 
-  /// The activation memory of forward calls: planned for one engine and batch size on first use,
-  /// kept for later calls. One workspace serves one call at a time.
-  class workspace {
-   public:
-    workspace() = default;
-    /// Bytes of the activation arena as planned for the last call (0 before the first).
-    std::size_t arena_bytes() const { return static_cast<std::size_t>(arena_.size()) * sizeof(float); }
-    /// When set, forward() records the seconds each layer took (graph node order; 0 for a batch
-    /// norm or ReLU folded into the layer before) in layer_seconds.
-    bool profile = false;
-    std::vector<double> layer_seconds;
-
-   private:
-    friend class engine_net;
-    std::uint64_t engine_id_ = 0;
-    std::size_t batch_ = 0;
-    tensor<float> arena_;
-    std::vector<float*> values_;
-    bool image_major_ = false;     // batch: layers before prefix_end_ run one image at a time
-    std::vector<bool> per_image_;  // by value: room for one image only
-    std::vector<float*> image_values_;
-    std::vector<tensor<float>> scratch_;  // one per worker thread
-    std::vector<float*> scratch_ptrs_;
-    std::vector<double> sums_;            // channel statistics (standardize, batch statistics)
-    tensor<float> vectors_;               // their per-channel vectors
-  };
-
-  /// Runs the network on input [n,h,w,c]; returns the named outputs. Single-threaded.
-  std::map<std::string, tensor<float>> forward(tensor_view<const float> input) const {
-    return with_cached_workspace([&](workspace& ws) { return forward(input, ws, nullptr); });
-  }
-
-  /// The same, each layer split across the threads of pool.
-  std::map<std::string, tensor<float>> forward(tensor_view<const float> input, thread_pool& pool) const {
-    return with_cached_workspace([&](workspace& ws) { return forward(input, ws, &pool); });
-  }
+  using workspace = engine_workspace;
+  using simd_engine::forward;
 
   /// The same with the caller's workspace (re-planned when the batch size changes) and an optional pool.
   std::map<std::string, tensor<float>> forward(tensor_view<const float> input, workspace& ws,
-                                               thread_pool* pool = nullptr) const {
+                                               thread_pool* pool = nullptr) const override {
     detail::check_input(graph_, input.shape());
     const std::size_t n = static_cast<std::size_t>(input.dim(0));
     plan(ws, n, pool ? pool->size() : 1u);
@@ -152,7 +137,7 @@ class engine_net {
   }
 
   /// Bytes of activation arena a call with batch n uses.
-  std::size_t arena_bytes(std::size_t n = 1) const {
+  std::size_t arena_bytes(std::size_t n = 1) const override {
     workspace ws;
     plan(ws, n, 1, false);
     return ws.arena_bytes();
@@ -307,28 +292,6 @@ class engine_net {
       }
   }
 
-  template <class F>
-  auto with_cached_workspace(F&& f) const {
-    std::unique_ptr<workspace> ws;
-    {
-      std::lock_guard<std::mutex> lk(cache_->mutex);
-      if (!cache_->free.empty()) {
-        ws = std::move(cache_->free.back());
-        cache_->free.pop_back();
-      }
-    }
-    if (!ws) ws = std::make_unique<workspace>();
-    struct give_back {
-      workspace_cache& c;
-      std::unique_ptr<workspace>& w;
-      ~give_back() {
-        std::lock_guard<std::mutex> lk(c.mutex);
-        c.free.push_back(std::move(w));
-      }
-    } guard{*cache_, ws};
-    return f(*ws);
-  }
-
   graph graph_;
   std::map<std::string, tensor_view<const float>> weights_;
   std::shared_ptr<const void> owner_;
@@ -339,17 +302,6 @@ class engine_net {
   std::size_t scratch_floats_ = 0;
   std::size_t prefix_end_ = 0;  // batches run layers [0, prefix_end_) image by image
   std::size_t stats_channels_ = 1;  // the widest statistics a standardize or batch-statistics norm keeps
-  struct workspace_cache {
-    std::mutex mutex;
-    std::vector<std::unique_ptr<workspace>> free;
-  };
-  std::shared_ptr<workspace_cache> cache_ = std::make_shared<workspace_cache>();
-  std::uint64_t id_ = next_id();
-
-  static std::uint64_t next_id() {
-    static std::atomic<std::uint64_t> counter{0};
-    return ++counter;
-  }
 };
 
 }  // namespace lmtcnn

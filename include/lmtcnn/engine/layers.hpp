@@ -58,7 +58,12 @@ struct layer_math {
   static tensor<float> padded(const float* src, std::size_t n, float fill) {
     const std::size_t len = padded_length(n);
     tensor<float> t({static_cast<index_t>(len)});
-    for (std::size_t i = 0; i < len; ++i) t[static_cast<index_t>(i)] = i < n && src ? src[i] : fill;
+    // two plain loops, not one with a conditional load: compilers turn that into masked vector loads
+    // (vmaskmovps) from src, which qemu's x86 emulation faults on even for lanes masked off (null src)
+    std::size_t i = 0;
+    if (src)
+      for (; i < n; ++i) t[static_cast<index_t>(i)] = src[i];
+    for (; i < len; ++i) t[static_cast<index_t>(i)] = fill;
     return t;
   }
 
@@ -282,8 +287,14 @@ class batch_norm_layer final : public layer<A> {
 
  public:
   batch_norm_layer(const graph_node& node, const shape& in, const shape&, const weight_views& w)
-      : a_(batch_norm_attrs::decode(node)), gamma_(weight_data(w, a_.gamma)), beta_(weight_data(w, a_.beta)) {
+      : a_(batch_norm_attrs::decode(node)) {
     const std::size_t c = static_cast<std::size_t>(in[3]);
+    // gamma and beta, 1 and 0 where the network has none (filled here, so that the loops below read
+    // them unconditionally: see layer_math::padded)
+    gamma_.assign(c, 1.f);
+    beta_.assign(c, 0.f);
+    if (const float* g = weight_data(w, a_.gamma)) std::copy(g, g + c, gamma_.begin());
+    if (const float* b = weight_data(w, a_.beta)) std::copy(b, b + c, beta_.begin());
     if (a_.batch_statistics()) {  // computed at run time
       this->stats_channels_ = c;
       this->whole_batch_ = true;
@@ -292,9 +303,9 @@ class batch_norm_layer final : public layer<A> {
     std::vector<float> scale(c), shift(c);
     const float *mean = weight_data(w, a_.mean), *var = weight_data(w, a_.variance);
     for (std::size_t ch = 0; ch < c; ++ch) {
-      const double s = (gamma_ ? gamma_[ch] : 1.0) / std::sqrt(static_cast<double>(var[ch]) + a_.eps);
+      const double s = static_cast<double>(gamma_[ch]) / std::sqrt(static_cast<double>(var[ch]) + a_.eps);
       scale[ch] = static_cast<float>(s);
-      shift[ch] = static_cast<float>((beta_ ? beta_[ch] : 0.0) - mean[ch] * s);
+      shift[ch] = static_cast<float>(static_cast<double>(beta_[ch]) - mean[ch] * s);
     }
     scale_ = M::padded(scale.data(), c, 1.f);
     shift_ = M::padded(shift.data(), c, 0.f);
@@ -336,16 +347,15 @@ class batch_norm_layer final : public layer<A> {
       // sum holds the deviations from the float mean: correct the mean with their average
       const double m = mean[ch] + sum[ch] / p;
       const double var = sq[ch] / p - (sum[ch] / p) * (sum[ch] / p);
-      const double s = (gamma_ ? gamma_[ch] : 1.0) / std::sqrt(std::max(var, 0.0) + a_.eps);
+      const double s = static_cast<double>(gamma_[ch]) / std::sqrt(std::max(var, 0.0) + a_.eps);
       scale[ch] = static_cast<float>(s);
-      shift[ch] = static_cast<float>((beta_ ? beta_[ch] : 0.0) - m * s);
+      shift[ch] = static_cast<float>(static_cast<double>(beta_[ch]) - m * s);
     }
     kernels::affine_pixels<A>(x, pixels, c, scale, shift, y);
   }
 
   batch_norm_attrs a_;
-  const float* gamma_;  // in the network's weights (null when absent)
-  const float* beta_;
+  std::vector<float> gamma_, beta_;
   tensor<float> scale_, shift_;
 };
 

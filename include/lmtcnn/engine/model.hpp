@@ -14,7 +14,7 @@
 #include "lmtcnn/core/thread_pool.hpp"
 #include "lmtcnn/format/weights_file.hpp"
 #ifndef LMTCNN_FORCE_REFERENCE
-#include "lmtcnn/engine/engine.hpp"
+#include "lmtcnn/engine/dispatch.hpp"
 #endif
 
 namespace lmtcnn {
@@ -27,7 +27,8 @@ struct self_test_report {
 };
 
 /// A network ready to run: its graph and weights (as T), prepared on the SIMD engine for float
-/// (unless built with LMTCNN_FORCE_REFERENCE) and on the scalar reference ops always. This is the one
+/// (unless built with LMTCNN_FORCE_REFERENCE), on the path simd_path() names when the model is made
+/// (engine/dispatch.hpp), and on the scalar reference ops always. This is the one
 /// place that chooses between the two; the LMTCNN network, the estimators and the detectors run
 /// through it. A model made from a weight file keeps the file's metadata and self-test data.
 template <class T>
@@ -89,8 +90,9 @@ class model {
   }
 
 #ifndef LMTCNN_FORCE_REFERENCE
-  /// The SIMD engine that runs forward() (float models; null otherwise).
-  const engine_net<simd_arch>* engine() const { return engine_.get(); }
+  /// The SIMD engine that runs forward() (float models; null otherwise); its arch_name() says which
+  /// instruction set it runs.
+  const simd_engine* engine() const { return engine_.get(); }
 #endif
 
   /// The same on the scalar reference ops.
@@ -151,7 +153,7 @@ class model {
   void make_engine() {
 #ifndef LMTCNN_FORCE_REFERENCE
     if constexpr (std::is_same_v<T, float>)
-      engine_ = std::make_shared<const engine_net<simd_arch>>(net_.net_graph(), net_.weights(), net_.owner());
+      engine_ = detail::make_engine(net_.net_graph(), net_.weights(), net_.owner());
 #endif
   }
 
@@ -165,7 +167,7 @@ class model {
   metadata meta_;
   graph_net<T> net_;
 #ifndef LMTCNN_FORCE_REFERENCE
-  std::shared_ptr<const engine_net<simd_arch>> engine_;  // float models only
+  std::shared_ptr<const simd_engine> engine_;  // float models only
 #endif
   std::optional<self_test_spec> spec_;
   tensor<T> test_input_;

@@ -132,8 +132,10 @@ void pack_dense(const float* wt, std::size_t k, std::size_t m, float* dst) {
   const std::size_t bw = dense_block_vectors<A>() * width<A>;
   for (std::size_t j0 = 0; j0 < m; j0 += bw) {
     const std::size_t cols = std::min(bw, m - j0), padded_cols = std::min(bw, round_up<A>(cols));
-    for (std::size_t i = 0; i < k; ++i)
-      for (std::size_t u = 0; u < padded_cols; ++u) *dst++ = u < cols ? wt[i * m + j0 + u] : 0.f;
+    for (std::size_t i = 0; i < k; ++i, dst += padded_cols) {
+      for (std::size_t u = 0; u < cols; ++u) dst[u] = wt[i * m + j0 + u];
+      for (std::size_t u = cols; u < padded_cols; ++u) dst[u] = 0.f;
+    }
   }
 }
 

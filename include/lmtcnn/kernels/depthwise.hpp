@@ -18,9 +18,13 @@ template <class A>
 void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float* dst) {
   constexpr std::size_t w = width<A>;
   const std::size_t cpad = round_up<A>(c);
-  for (std::size_t b = 0; b < cpad; b += w)
-    for (std::size_t t = 0; t < taps; ++t)
-      for (std::size_t l = 0; l < w; ++l, ++dst) *dst = b + l < c ? filter[t * c + b + l] : 0.f;
+  for (std::size_t b = 0; b < cpad; b += w) {
+    const std::size_t valid = std::min(w, c - b);  // the rest of the block is zero padding
+    for (std::size_t t = 0; t < taps; ++t, dst += w) {
+      for (std::size_t l = 0; l < valid; ++l) dst[l] = filter[t * c + b + l];
+      for (std::size_t l = valid; l < w; ++l) dst[l] = 0.f;
+    }
+  }
 }
 
 /// The widest tile, 8, 4 or 2 output pixels, that depthwise_image takes for a 3x3 layer of c channels

@@ -40,9 +40,13 @@ constexpr std::size_t packed_gemm_b_size(std::size_t k, std::size_t n) {
 template <class A>
 void pack_gemm_b(const float* b, std::size_t k, std::size_t n, std::size_t ldb, float* dst) {
   constexpr std::size_t nr = gemm_nr<A>();
-  for (std::size_t p = 0; p < n; p += nr)
-    for (std::size_t kk = 0; kk < k; ++kk)
-      for (std::size_t j = 0; j < nr; ++j) *dst++ = p + j < n ? b[kk * ldb + p + j] : 0.f;
+  for (std::size_t p = 0; p < n; p += nr) {
+    const std::size_t valid = std::min(nr, n - p);  // the rest of the panel is zero padding
+    for (std::size_t kk = 0; kk < k; ++kk, dst += nr) {
+      for (std::size_t j = 0; j < valid; ++j) dst[j] = b[kk * ldb + p + j];
+      for (std::size_t j = valid; j < nr; ++j) dst[j] = 0.f;
+    }
+  }
 }
 
 /// Packs up to mr rows (each k floats) k-major into scratch (mr*k floats); missing rows repeat row 0.
