@@ -15,9 +15,6 @@
 #include <thread>
 #include <vector>
 
-#if (defined(__x86_64__) || defined(__i386__)) && !(defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>  // _mm_pause
-#endif
 
 namespace lmtcnn {
 
@@ -81,9 +78,7 @@ class thread_pool {
  private:
   static void pause() {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_ia32_pause();
-#elif defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
+    __builtin_ia32_pause();  // _mm_pause without the intrinsics headers (core/simd.hpp includes those)
 #elif defined(__aarch64__)
     asm volatile("yield");
 #endif
