@@ -26,7 +26,7 @@
 #include "lmtcnn/core/error.hpp"
 #include "lmtcnn/engine/simd_engine.hpp"
 #include "lmtcnn/graph/graph.hpp"
-#ifndef LMTCNN_DISPATCH
+#if !defined(LMTCNN_DISPATCH) && !defined(LMTCNN_FORCE_REFERENCE)
 #include "lmtcnn/engine/engine.hpp"
 #endif
 
@@ -45,7 +45,13 @@ struct simd_path_entry {
 
 inline bool cpu_runs_always() { return true; }
 
-#if defined(LMTCNN_DISPATCH)
+#if defined(LMTCNN_FORCE_REFERENCE)
+/// None: every network runs on the scalar reference ops.
+inline const std::vector<simd_path_entry>& built_paths() {
+  static const std::vector<simd_path_entry> none;
+  return none;
+}
+#elif defined(LMTCNN_DISPATCH)
 #if !(defined(__x86_64__) || defined(_M_X64)) || !(defined(__GNUC__) || defined(__clang__))
 #error "LMTCNN_DISPATCH is for x86-64 with GCC or clang; build without it to use the compile-time path"
 #endif
@@ -133,6 +139,7 @@ inline const simd_path_entry& chosen_path() {
   if (!name.empty()) return find_path(name, "LMTCNN_ISA or set_simd_path: path");
   for (const simd_path_entry& p : built_paths())
     if (p.cpu_runs()) return p;
+  if (built_paths().empty()) throw error("no SIMD path: this program was built with LMTCNN_FORCE_REFERENCE");
   return built_paths().back();
 }
 
@@ -145,7 +152,7 @@ inline std::shared_ptr<const simd_engine> make_engine(graph g, engine_weights w,
 
 /// The SIMD paths this program has and this CPU runs, best first: on x86-64 with run-time dispatch
 /// some of "avx512", "avx2", "sse4.2", "sse2"; otherwise the one the compiler targeted ("neon" on
-/// AArch64).
+/// AArch64); none in a build with LMTCNN_FORCE_REFERENCE.
 inline std::vector<std::string> simd_paths() {
   std::vector<std::string> out;
   for (const detail::simd_path_entry& p : detail::built_paths())
@@ -154,9 +161,12 @@ inline std::vector<std::string> simd_paths() {
 }
 
 /// The path models made from now on run on: the one set_simd_path() or the environment variable
-/// LMTCNN_ISA names, else the best of simd_paths(). Throws lmtcnn::error when the named path is not
-/// one of simd_paths().
-inline std::string simd_path() { return detail::chosen_path().name; }
+/// LMTCNN_ISA names, else the best of simd_paths(); "reference" in a build with
+/// LMTCNN_FORCE_REFERENCE. Throws lmtcnn::error when the named path is not one of simd_paths().
+inline std::string simd_path() {
+  if (detail::built_paths().empty()) return "reference";
+  return detail::chosen_path().name;
+}
 
 /// Makes the models made from now on run on path, one of simd_paths() (e.g. "avx2" to compare with
 /// AVX-512, or to run where AVX-512 lowers the clock); "" goes back to the best. Models made before

@@ -13,9 +13,7 @@
 #include "lmtcnn/graph/graph_net.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
 #include "lmtcnn/format/weights_file.hpp"
-#ifndef LMTCNN_FORCE_REFERENCE
 #include "lmtcnn/engine/dispatch.hpp"
-#endif
 
 namespace lmtcnn {
 
