@@ -47,6 +47,9 @@ Faces:
                        larger finds smaller faces, more slowly)
   --min-score S        keep detections scoring above S, 0 < S < 1 (default 0.5)
   --max-faces N        at most N faces per image, the best scoring (default 100)
+  --ignore-exif        keep a JPEG's pixels as stored; by default a photo whose Exif block gives an
+                       orientation (phones store them sideways) is turned upright first, and
+                       widths, heights and boxes are those of the upright photo
 
 Models (converted .lmt files, see lmtcnn-convert):
   --model FILE         the age/gender network (default: age_gender.lmt, face-api.js's AgeGenderNet).
@@ -84,8 +87,12 @@ void print_version() {
   std::string runs;
   for (const std::string& p : lmtcnn::simd_paths()) runs += (runs.empty() ? "" : ", ") + p;
   try {
-    std::printf("agegender (lmtcnn %s)\nSIMD path: %s (this CPU and build run: %s)\n", LMTCNN_VERSION,
-                lmtcnn::simd_path().c_str(), runs.c_str());
+    if (runs.empty())
+      std::printf("agegender (lmtcnn %s)\nSIMD path: none, the scalar reference ops (built with LMTCNN_FORCE_REFERENCE)\n",
+                  LMTCNN_VERSION);
+    else
+      std::printf("agegender (lmtcnn %s)\nSIMD path: %s (this CPU and build run: %s)\n", LMTCNN_VERSION,
+                  lmtcnn::simd_path().c_str(), runs.c_str());
   } catch (const lmtcnn::error& e) {
     std::printf("agegender (lmtcnn %s)\nSIMD path: none: %s\n", LMTCNN_VERSION, e.what());
     std::exit(2);
@@ -95,7 +102,7 @@ void print_version() {
 struct settings {
   lmtcnn::face_analyzer_options analyzer;
   std::string model, detector;
-  bool json = false, quiet = false, no_detect = false, has_box = false;
+  bool json = false, quiet = false, no_detect = false, has_box = false, ignore_exif = false;
   std::string annotate_dir;
   unsigned threads = 0;
   std::vector<std::string> paths;
@@ -138,6 +145,8 @@ settings parse(int argc, char** argv) {
     } else if (a == "--version") {
       print_version();
       std::exit(0);
+    } else if (a == "--ignore-exif") {
+      s.ignore_exif = true;
     } else if (a == "--no-detect") {
       s.no_detect = true;
     } else if (a == "--box") {
@@ -314,6 +323,7 @@ struct outcome {
   int width = 0, height = 0;
   std::vector<lmtcnn::face_result> faces;
   std::string error;
+  std::string warning;  // an Exif block that was ignored
 };
 
 /// The message of an error without the file name it starts with (the output names the file already).
@@ -322,7 +332,7 @@ std::string without_name(const std::string& msg, const std::string& path) {
   return msg;
 }
 
-outcome process(const lmtcnn::face_analyzer& fa, const input& in, const std::string& annotate_path) {
+outcome process(const lmtcnn::face_analyzer& fa, const input& in, const std::string& annotate_path, bool exif_upright) {
   outcome o;
   o.file = in.path;
   if (!in.error.empty()) {
@@ -330,7 +340,8 @@ outcome process(const lmtcnn::face_analyzer& fa, const input& in, const std::str
     return o;
   }
   try {
-    const lmtcnn::image img = lmtcnn::load_image(in.path);
+    const lmtcnn::image img = lmtcnn::load_image(in.path, {}, exif_upright);
+    o.warning = img.warning;
     o.width = img.width;
     o.height = img.height;
     o.faces = fa.analyze(img);
@@ -464,7 +475,7 @@ int main(int argc, char** argv) {
   for (unsigned t = 0; t < threads; ++t)
     workers.emplace_back([&] {
       for (std::size_t i; (i = next.fetch_add(1)) < n;) {
-        outcome o = process(*fa, inputs[i], annotated[i]);
+        outcome o = process(*fa, inputs[i], annotated[i], !s.ignore_exif);
         {
           std::lock_guard<std::mutex> lock(m);
           results[i] = std::move(o);
@@ -493,6 +504,7 @@ int main(int argc, char** argv) {
     ++finished;
     if (!o.error.empty()) ++failed;
     if (progress) std::fputs("\r\033[K", stderr);
+    if (!o.warning.empty()) std::fprintf(stderr, "agegender: %s: warning: %s\n", o.file.c_str(), o.warning.c_str());
     const std::string text = s.json ? to_json(o) : to_table(o);
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);

@@ -4,11 +4,13 @@
 // OUT_DIR/weights_file: .lmt files with self-tests (two small networks using every op)
 // OUT_DIR/tfjs_manifest: manifest JSON, a zero byte, shard bytes (float32, uint8, uint16, float16 tensors)
 // OUT_DIR/npz: .npz archives, stored and deflated, with float32, float64 and float16 arrays
-// OUT_DIR/image_pipeline: small PNG, BMP and JPEG photos (from PHOTO when given, else synthetic)
+// OUT_DIR/image_pipeline: small PNG, BMP and JPEG photos (from PHOTO when given, else synthetic), and
+//   the JPEG with Exif orientation blocks
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -238,6 +240,48 @@ void image_seeds(const fs::path& dir, const char* photo) {
       !stbi_write_bmp((base + ".bmp").c_str(), w, h, 3, small.data()) ||
       !stbi_write_jpg((base + ".jpg").c_str(), w, h, 3, small.data(), 85))
     throw error("cannot write the image seeds in " + dir.string());
+  // the JPEG with Exif blocks spliced in after its start-of-image marker: orientation 6 in Intel byte
+  // order, orientation 8 in Motorola byte order with two more tags and an IFD chain that loops back
+  std::ifstream in(base + ".jpg", std::ios::binary);
+  const bytes jpg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto with_exif = [&](bool little, unsigned orientation, bool more) {
+    bytes t;
+    auto put_o = [&](std::uint64_t v, int n) {
+      for (int i = 0; i < n; ++i) t.push_back(static_cast<unsigned char>(v >> (little ? 8 * i : 8 * (n - 1 - i))));
+    };
+    t.push_back(little ? 'I' : 'M');
+    t.push_back(little ? 'I' : 'M');
+    put_o(42, 2);
+    put_o(8, 4);
+    auto entry = [&](unsigned tag, unsigned type, std::uint64_t value, int value_bytes) {
+      put_o(tag, 2);
+      put_o(type, 2);
+      put_o(1, 4);
+      put_o(value, value_bytes);
+      put_o(0, 4 - value_bytes);
+    };
+    put_o(more ? 3 : 1, 2);
+    if (more) {
+      entry(0x0100, 4, static_cast<unsigned>(w), 4);  // ImageWidth, a LONG
+      entry(0x011A, 5, 50, 4);                       // XResolution, a RATIONAL at offset 50
+    }
+    entry(0x0112, 3, orientation, 2);  // Orientation, a SHORT
+    put_o(more ? 8 : 0, 4);            // the next IFD: none, or the 0th IFD again
+    if (more) {
+      put_o(72, 4);
+      put_o(1, 4);
+    }
+    bytes app1 = {0xFF, 0xE1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
+    app1.insert(app1.end(), t.begin(), t.end());
+    app1[2] = static_cast<unsigned char>((app1.size() - 2) >> 8);
+    app1[3] = static_cast<unsigned char>((app1.size() - 2) & 0xFF);
+    bytes out(jpg.begin(), jpg.begin() + 2);
+    out.insert(out.end(), app1.begin(), app1.end());
+    out.insert(out.end(), jpg.begin() + 2, jpg.end());
+    return out;
+  };
+  write(dir / "photo_exif6.jpg", with_exif(true, 6, false));
+  write(dir / "photo_exif8_loop.jpg", with_exif(false, 8, true));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // lmtcnn image input: JPEG, PNG and BMP files (and bytes in memory) decoded with stb_image into
 // 8-bit RGB. The image's dimensions are read and checked against the limits before any pixel is
-// decoded, so a file claiming 100000 x 100000 pixels is refused without allocating.
+// decoded, so a file claiming 100000 x 100000 pixels is refused without allocating. A JPEG whose Exif
+// block gives an orientation is turned upright, as browsers and phones show it (io/exif.hpp), unless
+// the caller asks for the stored pixels.
 //
 // stb_image is compiled into every translation unit that includes this header, with internal
 // linkage (STB_IMAGE_STATIC); include this header before any other inclusion of stb_image.h.
@@ -46,6 +48,7 @@
 
 #include "lmtcnn/core/bytes.hpp"
 #include "lmtcnn/core/error.hpp"
+#include "lmtcnn/io/exif.hpp"
 
 namespace lmtcnn {
 
@@ -54,6 +57,11 @@ struct image {
   int width = 0;
   int height = 0;
   std::vector<unsigned char> rgb;
+  /// 1 when the pixels are as stored or were turned upright; the Exif orientation (2 to 8) the file
+  /// gives when they were kept as stored on request.
+  int exif_orientation = 1;
+  /// Why the file's Exif block was ignored (the pixels are then as stored); "" when it was not.
+  std::string warning;
   unsigned char at(int x, int y, int c) const { return rgb[(static_cast<std::size_t>(y) * width + x) * 3 + c]; }
 };
 
@@ -228,9 +236,10 @@ inline const char* truncation(const unsigned char* d, std::size_t n) {
 }
 }  // namespace detail
 
-/// Decodes JPEG/PNG/BMP bytes; `name` appears in errors. Throws lmtcnn::error.
+/// Decodes JPEG/PNG/BMP bytes; `name` appears in errors. Throws lmtcnn::error. A JPEG's Exif
+/// orientation is applied (width and height swap for 5 to 8) unless exif_upright is false.
 inline image decode_image(const unsigned char* data, std::size_t size, const std::string& name,
-                          const image_limits& limits = {}) {
+                          const image_limits& limits = {}, bool exif_upright = true) {
   if (size == 0) throw error(name + ": empty file");
   if (size > static_cast<std::size_t>(limits.max_file_bytes) || size > 0x7FFFFFFF)
     throw error(name + ": file is larger than " + std::to_string(limits.max_file_bytes) + " bytes");
@@ -258,11 +267,20 @@ inline image decode_image(const unsigned char* data, std::size_t size, const std
   img.height = h;
   img.rgb.assign(px, px + static_cast<std::size_t>(w) * h * 3);
   stbi_image_free(px);
+  const detail::exif_orientation_info exif = detail::jpeg_exif_orientation(data, size);
+  img.warning = exif.warning;
+  if (exif.orientation != 1) {
+    if (exif_upright)
+      img.rgb = detail::orient_upright(img.rgb, w, h, exif.orientation, img.width, img.height);
+    else
+      img.exif_orientation = exif.orientation;
+  }
   return img;
 }
 
-/// Reads and decodes an image file. Throws lmtcnn::error naming the file.
-inline image load_image(const std::string& path, const image_limits& limits = {}) {
+/// Reads and decodes an image file, upright unless exif_upright is false (see decode_image). Throws
+/// lmtcnn::error naming the file.
+inline image load_image(const std::string& path, const image_limits& limits = {}, bool exif_upright = true) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw error(path + ": cannot open (" + std::strerror(errno) + ")");
   if (S_ISDIR(st.st_mode)) throw error(path + ": is a directory, not an image");
@@ -275,7 +293,7 @@ inline image load_image(const std::string& path, const image_limits& limits = {}
   std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
   in.seekg(0);
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) throw error(path + ": cannot read");
-  return decode_image(bytes.data(), bytes.size(), path, limits);
+  return decode_image(bytes.data(), bytes.size(), path, limits, exif_upright);
 }
 
 }  // namespace lmtcnn
