@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "json.hpp"
+#include "lmtcnn/face/face_analyzer.hpp"
 #include "lmtcnn/face/face_detector.hpp"
 
 using namespace lmtcnn;
@@ -222,4 +223,43 @@ TEST_CASE("bad detector settings and files give clear errors") {
       CHECK(std::abs(faces[i].score - ref_faces[i].score) <= lossless_limits.max_score_diff);
     }
   }
+}
+
+TEST_CASE("pixels held elsewhere (RGB, BGR, RGBA, BGRA, padded rows) give the image's faces, ages and genders") {
+  face_analyzer_options o;
+  o.model = model_dir() + "/age_gender.lmt";
+  o.detector = model_dir() + "/tiny_face_detector.lmt";
+  const face_analyzer fa(o);
+  for (const reference_image& ref : reference_images()) {
+    const image img = load_image(ref.lossless);
+    const std::vector<face_result> want = fa.analyze(img);
+    REQUIRE(!want.empty());
+    for (pixel_format f : {pixel_format::rgb, pixel_format::bgr, pixel_format::rgba, pixel_format::bgra}) {
+      // the layout a camera or cv::Mat might hand over: channels in f's order, rows padded to 64 bytes
+      // with junk, alpha junk too
+      const std::size_t bpp = image_view::pixel_bytes(f), stride = (img.width * bpp + 63) / 64 * 64 + 64;
+      std::vector<unsigned char> buf(stride * static_cast<std::size_t>(img.height), 0xA5);
+      const bool swap = f == pixel_format::bgr || f == pixel_format::bgra;
+      for (int y = 0; y < img.height; ++y)
+        for (int x = 0; x < img.width; ++x)
+          for (int c = 0; c < 3; ++c)
+            buf[static_cast<std::size_t>(y) * stride + static_cast<std::size_t>(x) * bpp + static_cast<std::size_t>(swap ? 2 - c : c)] =
+                img.at(x, y, c);
+      const image_view view(buf.data(), img.width, img.height, stride, f);
+      const std::vector<face_result> got = fa.analyze(view);
+      REQUIRE(got.size() == want.size());
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].box.x == want[i].box.x);
+        CHECK(got[i].box.width == want[i].box.width);
+        CHECK(got[i].score == want[i].score);
+        CHECK(*got[i].age_years == *want[i].age_years);
+        CHECK(got[i].p_male == want[i].p_male);
+      }
+    }
+  }
+  // views that cannot be read are refused, naming what is wrong
+  const unsigned char px[12] = {};
+  CHECK_THROWS_WITH_AS(fa.analyze(image_view(px, 2, 2, 5, pixel_format::rgb)), doctest::Contains("row stride is 5 bytes, less than the 6"), error);
+  CHECK_THROWS_WITH_AS(fa.analyze(image_view(nullptr, 2, 2, 6, pixel_format::rgb)), doctest::Contains("null data"), error);
+  CHECK_THROWS_WITH_AS(fa.analyze(image_view(px, 0, 2, 6, pixel_format::rgb)), doctest::Contains("sides must be positive"), error);
 }

@@ -34,7 +34,7 @@ namespace detail {
 /// The 112x112x3 network input (RGB 0..255, before mean subtraction) for a face box, written into
 /// dst ([112,112,3] view, e.g. one image of a batch). The padded square is never built: the resize
 /// samples the crop directly, reading zero outside it.
-inline void prepare_face_crop(const image& img, const face_box& box, const tensor_view<float>& dst,
+inline void prepare_face_crop(const image_view& img, const face_box& box, const tensor_view<float>& dst,
                               index_t size = 112) {
   int x, y, w, h;
   clip_box(box, img.width, img.height, x, y, w, h);
@@ -46,8 +46,7 @@ inline void prepare_face_crop(const image& img, const face_box& box, const tenso
   auto at = [&](index_t sy, index_t sx, index_t c) -> double {
     const index_t cy = sy - off_y, cx = sx - off_x;
     if (cy < 0 || cx < 0 || cy >= h || cx >= w) return 0.0;
-    return img.rgb[(static_cast<std::size_t>(y + cy) * static_cast<std::size_t>(img.width) + static_cast<std::size_t>(x + cx)) * 3 +
-                   static_cast<std::size_t>(c)];
+    return img.at(x + static_cast<int>(cx), y + static_cast<int>(cy), static_cast<int>(c));
   };
   float* out = dst.data();
   resample_bilinear_legacy(side, side, 3, size, size, at, [&](index_t yy, index_t xx, index_t c, double v) {
@@ -120,11 +119,12 @@ class age_gender_estimator {
   }
 
   /// Age and gender of one face.
-  age_gender predict(const image& img, const face_box& box) const { return predict(img, std::vector<face_box>{box})[0]; }
+  age_gender predict(const image_view& img, const face_box& box) const { return predict(img, std::vector<face_box>{box})[0]; }
 
   /// Age and gender of several faces of one image, in one batch.
-  std::vector<age_gender> predict(const image& img, const std::vector<face_box>& boxes) const {
+  std::vector<age_gender> predict(const image_view& img, const std::vector<face_box>& boxes) const {
     if (boxes.empty()) return {};
+    img.check();
     const index_t n = static_cast<index_t>(boxes.size());
     tensor<float> batch({n, input_size, input_size, 3});
     for (index_t i = 0; i < n; ++i)

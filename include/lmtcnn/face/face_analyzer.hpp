@@ -58,7 +58,7 @@ class lmtcnn_estimator {
   bool oversample() const { return oversample_; }
 
   /// The network inputs for a face box: [1 or 12, 227, 227, 3], RGB 0..255.
-  tensor<float> inputs(const image& img, const face_box& box) const {
+  tensor<float> inputs(const image_view& img, const face_box& box) const {
     int x, y, w, h;
     detail::clip_box(box, img.width, img.height, x, y, w, h);
     const index_t s = 256, c = 227;
@@ -97,7 +97,8 @@ class lmtcnn_estimator {
   }
 
   /// Age group and gender of one face; the softmax outputs of the looks are averaged.
-  face_result predict(const image& img, const face_box& box) const {
+  face_result predict(const image_view& img, const face_box& box) const {
+    img.check();
     const tensor<float> in = inputs(img, box);
     const auto out = model_->forward(in.view());
     const tensor<float>& age = out.at("age_probs");
@@ -143,7 +144,7 @@ struct face_analyzer_options {
 namespace detail {
 
 /// Whether at least one whole pixel of the box lies inside the image (what clip_box needs).
-inline bool box_overlaps(const face_box& b, const image& img) {
+inline bool box_overlaps(const face_box& b, const image_view& img) {
   return detail::crop_box(b, img.width, img.height).has_value();
 }
 
@@ -170,8 +171,11 @@ class face_analyzer {
   const face_analyzer_options& options() const { return options_; }
   bool classifies_age() const { return lmtcnn_ != nullptr; }
 
-  /// The faces of an image with their age and gender, best detection first.
-  std::vector<face_result> analyze(const image& img) const {
+  /// The faces of an image with their age and gender, best detection first. Takes an image or a
+  /// view of pixels held elsewhere (RGB, BGR, RGBA or BGRA, any row stride: see io/image.hpp), read
+  /// in place; the results are those of an image of the same RGB values.
+  std::vector<face_result> analyze(const image_view& img) const {
+    img.check();
     std::vector<face_result> faces;
     switch (options_.source) {
       case face_source::detect:

@@ -73,14 +73,13 @@ inline std::vector<std::size_t> non_max_suppression(const std::vector<face_box>&
 
 /// The detector's network input for an image: [size,size,3] RGB 0..255, the image padded with zeros
 /// at the bottom or right to a square and resized (legacy bilinear); written into dst.
-inline void prepare_detector_input(const image& img, const tensor_view<float>& dst, index_t size) {
+inline void prepare_detector_input(const image_view& img, const tensor_view<float>& dst, index_t size) {
   if (img.width <= 0 || img.height <= 0) throw error("cannot detect faces in an empty image");
   const index_t side = std::max(img.width, img.height);
   const index_t w = img.width, h = img.height;
   auto at = [&](index_t y, index_t x, index_t c) -> double {
     if (y >= h || x >= w) return 0.0;
-    return img.rgb[(static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * 3 +
-                   static_cast<std::size_t>(c)];
+    return img.at(static_cast<int>(x), static_cast<int>(y), static_cast<int>(c));
   };
   float* out = dst.data();
   resample_bilinear_legacy(side, side, 3, size, size, at, [&](index_t y, index_t x, index_t c, double v) {
@@ -183,7 +182,8 @@ class face_detector {
   double iou_threshold() const { return iou_threshold_; }
 
   /// The faces of an image, best first. reference selects the scalar reference path.
-  std::vector<face_detection> detect(const image& img, bool reference = false) const {
+  std::vector<face_detection> detect(const image_view& img, bool reference = false) const {
+    if (img.width > 0 && img.height > 0) img.check();  // an empty image: prepare_detector_input says so
     const index_t s = options_.input_size;
     tensor<float> input({1, s, s, 3});
     detail::prepare_detector_input(img, tensor_view<float>(input.data(), {s, s, 3}), s);

@@ -49,21 +49,9 @@
 #include "lmtcnn/core/bytes.hpp"
 #include "lmtcnn/core/error.hpp"
 #include "lmtcnn/io/exif.hpp"
+#include "lmtcnn/io/image.hpp"
 
 namespace lmtcnn {
-
-/// An 8-bit RGB image, rows top to bottom, pixels left to right, 3 bytes each.
-struct image {
-  int width = 0;
-  int height = 0;
-  std::vector<unsigned char> rgb;
-  /// 1 when the pixels are as stored or were turned upright; the Exif orientation (2 to 8) the file
-  /// gives when they were kept as stored on request.
-  int exif_orientation = 1;
-  /// Why the file's Exif block was ignored (the pixels are then as stored); "" when it was not.
-  std::string warning;
-  unsigned char at(int x, int y, int c) const { return rgb[(static_cast<std::size_t>(y) * width + x) * 3 + c]; }
-};
 
 /// What load_image accepts.
 struct image_limits {
