@@ -13,23 +13,13 @@ import shutil
 import struct
 import subprocess
 import sys
+
+from cli_checks import check, finish, iou
 import zlib
 
 agegender, model_dir, data_dir, work = sys.argv[1:5]
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
-failures = []
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-    return ok
-
-
 def run(args, env=None):
     p = subprocess.run([agegender] + args, capture_output=True, text=True, timeout=900, env=env)
     check(p.returncode >= 0, "agegender %s died of signal %d: %s" % (" ".join(args), -p.returncode, p.stderr[-500:]))
@@ -38,13 +28,6 @@ def run(args, env=None):
 
 def json_lines(out):
     return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def iou(a, b):
-    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def write_bmp(path, width, height, pixel):
@@ -229,7 +212,4 @@ check(rc == 0 and all(o in out for o in ("--no-detect", "--box", "--model", "--o
                                          "--threads", "--input-size", "--min-score", "Exit status")),
       "--help does not document every option")
 
-print("%d checks, %d failed" % (checks, len(failures)))
-for f in failures:
-    print("FAILED: " + f)
-sys.exit(1 if failures else 0)
+finish()

@@ -17,21 +17,11 @@ import shutil
 import subprocess
 import sys
 
+from cli_checks import check, finish, iou
+
 agegender, jpegtran, exiftool, photo, work = sys.argv[1:6]
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
-failures = []
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-    return ok
-
-
 # the stored picture for each orientation: the transform whose EXIF inverse gives the upright photo
 stored_transform = {
     1: [],
@@ -55,13 +45,6 @@ def run(args):
     p = subprocess.run([agegender, "--json", "--quiet"] + args, capture_output=True, text=True, timeout=900)
     check(p.returncode == 0, "agegender %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr[-400:]))
     return [json.loads(line) for line in p.stdout.splitlines() if line.strip()], p.stderr
-
-
-def iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 (orig,), _ = run([photo])
@@ -104,7 +87,4 @@ if check(at > 0, "no Exif block written by exiftool"):
     check("warning: Exif block ignored" in err and "0th IFD lies outside the block" in err,
           "broken Exif block: no warning on stderr: %r" % err)
 
-print("%d checks, %d failures" % (checks, len(failures)))
-for f in failures:
-    print("FAIL:", f)
-sys.exit(1 if failures else 0)
+finish()

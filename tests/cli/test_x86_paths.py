@@ -16,24 +16,14 @@ import os
 import subprocess
 import sys
 
+from cli_checks import check, finish, iou
+
 agegender, qemu, model_dir, data_dir = sys.argv[1:5]
 photos = [os.path.join(model_dir, "faceapi", "sample%d.jpg" % i) for i in (1, 2, 3)]
 photos.append(os.path.join(data_dir, "realdata", "images", "skimage_astronaut.png"))
 # qemu's Haswell model lists a few system features its emulator does not implement (and warns about
 # them); they are taken off, which leaves every instruction-set feature of a Haswell.
 cpus = {"avx2": "Haswell,-pcid,-x2apic,-tsc-deadline,-hle,-invpcid,-rtm", "sse4.2": "Nehalem"}
-failures = []
-checks = 0
-
-
-def check(ok, what):
-    global checks
-    checks += 1
-    if not ok:
-        failures.append(what)
-    return ok
-
-
 def run(args, isa=None, cpu=None):
     env = dict(os.environ)
     env.pop("LMTCNN_ISA", None)
@@ -57,13 +47,6 @@ def results(args, isa=None, cpu=None):
     if not check(rc == 0, "%s: exit %d: %s" % (what, rc, err[-400:])):
         return None
     return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def compare(got, want, what):
@@ -115,7 +98,4 @@ if want:
     rc, out, err = run(photos[:1], "avx9")
     check(rc == 2 and "'avx9' is no SIMD path" in err, "LMTCNN_ISA=avx9: exit %d, %r" % (rc, err[-300:]))
 
-print("%d checks, %d failures" % (checks, len(failures)))
-for f in failures:
-    print("FAIL:", f)
-sys.exit(1 if failures else 0)
+finish()

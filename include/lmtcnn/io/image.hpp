@@ -41,8 +41,12 @@ struct image_view {
 
   image_view() = default;
   image_view(const unsigned char* pixels, int w, int h, std::size_t row_stride, pixel_format f)
-      : data(pixels), width(w), height(h), stride(row_stride), format(f), bytes_(pixel_bytes(f)),
-        swap_(f == pixel_format::bgr || f == pixel_format::bgra) {}
+      : data(pixels), width(w), height(h), stride(row_stride), format(f), bytes_(pixel_bytes(f)) {
+    if (f == pixel_format::bgr || f == pixel_format::bgra) {
+      channel_[0] = 2;
+      channel_[2] = 0;
+    }
+  }
   /// A view of an image's pixels (RGB, rows packed).
   image_view(const image& img)  // NOLINT: implicit, so that every call taking a view takes an image
       : image_view(img.rgb.data(), img.width, img.height, static_cast<std::size_t>(img.width) * 3, pixel_format::rgb) {}
@@ -51,8 +55,7 @@ struct image_view {
 
   /// Channel c (0 red, 1 green, 2 blue) of pixel (x, y).
   unsigned char at(int x, int y, int c) const {
-    return data[static_cast<std::size_t>(y) * stride + static_cast<std::size_t>(x) * bytes_ +
-                static_cast<std::size_t>(swap_ ? 2 - c : c)];
+    return data[static_cast<std::size_t>(y) * stride + static_cast<std::size_t>(x) * bytes_ + channel_[c]];
   }
 
   /// Throws lmtcnn::error saying what is wrong with the view: no pixels, a side not positive, or rows
@@ -69,7 +72,7 @@ struct image_view {
 
  private:
   std::size_t bytes_ = 3;
-  bool swap_ = false;
+  std::size_t channel_[3] = {0, 1, 2};  // byte of red, green, blue within a pixel
 };
 
 }  // namespace lmtcnn
