@@ -39,11 +39,17 @@ const char* const help_text = R"(usage: agegender [options] PATH...
 Finds the faces in photos and estimates the age and gender of each. A PATH is an image file
 (JPEG, PNG or BMP) or a directory, searched recursively for *.jpg, *.jpeg, *.png and *.bmp.
 
-Faces:
-  (default)            detect the faces with face-api.js's tiny face detector
+Faces (by default as face-api.js's detectAllFaces().withFaceLandmarks().withAgeAndGender()):
+  --detector ssd|tiny|FILE
+                       the face detector: face-api.js's SSD MobileNetV1 (default), its tiny face
+                       detector, or a converted detector file of either kind
+  --landmarks 68|68-tiny|none|FILE
+                       the 68-point landmark net (68-tiny: the small one): age and gender are
+                       read from the box aligned on the landmarks; none: from the face's box.
+                       Default: 68 when detecting, none with --no-detect and --box
   --no-detect          the whole image is one face (for pre-cropped faces)
   --box X,Y,W,H        this box (pixels: left, top, width, height) is the face
-  --input-size N       detector input side, a multiple of 32 from 32 to 2048 (default 416;
+  --input-size N       tiny detector input side, a multiple of 32 from 32 to 2048 (default 416;
                        larger finds smaller faces, more slowly)
   --min-score S        keep detections scoring above S, 0 < S < 1 (default 0.5)
   --max-faces N        at most N faces per image, the best scoring (default 100)
@@ -58,19 +64,21 @@ Models (converted .lmt files, see lmtcnn-convert):
   --oversample         LMTCNN: average the 12 crops (whole face and 5 crops of 227, each mirrored)
   --divisor 256|255    face-api.js AgeGenderNet input scale: 256 as trained (default), 255 as the
                        @vladmandic fork does
-  --detector FILE      the face detector (default: tiny_face_detector.lmt)
-  Default files are looked for in $LMTCNN_MODEL_DIR, beside this program, in its models/ and
+  Default files (age_gender.lmt, ssd_mobilenetv1.lmt, tiny_face_detector.lmt, face_landmark_68.lmt,
+  face_landmark_68_tiny.lmt) are looked for in $LMTCNN_MODEL_DIR, beside this program, in its models/ and
   ../models/ directories and in ../share/lmtcnn/models.
 
 Output:
   (default)            a table on standard output
   --json               one JSON object per image, one per line:
                        {"file", "width", "height", "faces": [{"box": [x, y, w, h], "score",
-                       "age" (years, or null), "age_group" (or null), "age_probs" (or null),
-                       "gender": "male"|"female", "p_male", "p_female"}], "error": null or a message}
-                       "score" is null when the face was not detected (--no-detect, --box).
-  --annotate DIR       also write each photo with its faces boxed and labelled ("F 31": female,
-                       31 years) into DIR, as DIR/<name>.png
+                       "landmarks": [[x, y], ... 68 points] (or null), "aligned_box": [x, y, w, h]
+                       (or null), "age" (years, or null), "age_group" (or null), "age_probs" (or
+                       null), "gender": "male"|"female", "p_male", "p_female"}], "error": null or a
+                       message}. "box" is the detector's; "score" is null when the face was not
+                       detected (--no-detect, --box).
+  --annotate DIR       also write each photo with its faces boxed, their landmarks dotted and
+                       labelled ("F 31": female, 31 years) into DIR, as DIR/<name>.png
   --threads N          photos processed at once (default: the number of CPUs)
   --quiet              no progress bar (it is shown on a terminal for 3 or more photos)
   --version            lmtcnn's version and the SIMD path the networks run on (set LMTCNN_ISA,
@@ -101,7 +109,7 @@ void print_version() {
 
 struct settings {
   lmtcnn::face_analyzer_options analyzer;
-  std::string model, detector;
+  std::string model, detector = "ssd", landmarks;  // landmarks "": 68 when detecting, else none
   bool json = false, quiet = false, no_detect = false, has_box = false, ignore_exif = false;
   std::string annotate_dir;
   unsigned threads = 0;
@@ -170,12 +178,18 @@ settings parse(int argc, char** argv) {
       const double v = parse_number(a, value());
       if (!(v > 0 && v < 1)) usage_error("--min-score must lie between 0 and 1");
       s.analyzer.detection.score_threshold = v;
+      s.analyzer.ssd.min_confidence = v;
     } else if (a == "--max-faces") {
       s.analyzer.detection.max_faces = static_cast<std::size_t>(parse_whole(a, value(), 1, 100000));
+      s.analyzer.ssd.max_results = s.analyzer.detection.max_faces;
+    } else if (a == "--landmarks") {
+      s.landmarks = value();
+      if (s.landmarks.empty()) usage_error("--landmarks takes 68, 68-tiny, none or a file");
     } else if (a == "--model") {
       s.model = value();
     } else if (a == "--detector") {
       s.detector = value();
+      if (s.detector.empty()) usage_error("--detector takes ssd, tiny or a file");
     } else if (a == "--oversample") {
       s.analyzer.oversample = true;
     } else if (a == "--divisor") {
@@ -303,6 +317,10 @@ void annotate(lmtcnn::image img, const std::vector<lmtcnn::face_result>& faces, 
     fill_rect(img, x0, y1 - thick, x1, y1, c);
     fill_rect(img, x0, y0, x0 + thick, y1, c);
     fill_rect(img, x1 - thick, y0, x1, y1, c);
+    for (const lmtcnn::face_point& p : f.landmarks) {  // a dot of the box's line width per point
+      const long px = std::lround(p.x), py = std::lround(p.y);
+      fill_rect(img, px - thick, py - thick, px + thick, py + thick, rgb{255, 230, 0});
+    }
     const std::string label = short_label(f);
     std::vector<char> t(label.begin(), label.end());
     t.push_back('\0');
@@ -370,7 +388,23 @@ std::string to_json(const outcome& o) {
     const lmtcnn::face_result& f = o.faces[i];
     s += i ? ", " : "";
     s += "{\"box\": [" + json_number(f.box.x) + ", " + json_number(f.box.y) + ", " + json_number(f.box.width) + ", " +
-         json_number(f.box.height) + "], \"score\": " + (f.score ? json_number(*f.score) : "null") +
+         json_number(f.box.height) + "], \"score\": " + (f.score ? json_number(*f.score) : "null") + ", \"landmarks\": ";
+    if (f.landmarks.empty()) {
+      s += "null";
+    } else {
+      s += "[";
+      for (std::size_t k = 0; k < f.landmarks.size(); ++k)
+        s += (k ? ", [" : "[") + json_number(f.landmarks[k].x) + ", " + json_number(f.landmarks[k].y) + "]";
+      s += "]";
+    }
+    s += ", \"aligned_box\": ";
+    if (f.aligned_box) {
+      const lmtcnn::face_box& b = *f.aligned_box;
+      s += "[" + json_number(b.x) + ", " + json_number(b.y) + ", " + json_number(b.width) + ", " + json_number(b.height) + "]";
+    } else {
+      s += "null";
+    }
+    s += std::string("") +
          ", \"age\": " + (f.age_years ? json_number(*f.age_years) : "null") +
          ", \"age_group\": " + (f.age_group.empty() ? "null" : json_string(f.age_group)) + ", \"age_probs\": ";
     if (f.age_probs.empty()) {
@@ -443,7 +477,14 @@ int main(int argc, char** argv) {
   try {
     s.analyzer.model = s.model.empty() ? lmtcnn::find_model("age_gender.lmt", argv[0]) : s.model;
     if (s.analyzer.source == lmtcnn::face_source::detect)
-      s.analyzer.detector = s.detector.empty() ? lmtcnn::find_model("tiny_face_detector.lmt", argv[0]) : s.detector;
+      s.analyzer.detector = s.detector == "ssd"    ? lmtcnn::find_model("ssd_mobilenetv1.lmt", argv[0])
+                            : s.detector == "tiny" ? lmtcnn::find_model("tiny_face_detector.lmt", argv[0])
+                                                   : s.detector;
+    if (s.landmarks.empty()) s.landmarks = s.analyzer.source == lmtcnn::face_source::detect ? "68" : "none";
+    s.analyzer.landmarks = s.landmarks == "68"        ? lmtcnn::find_model("face_landmark_68.lmt", argv[0])
+                           : s.landmarks == "68-tiny" ? lmtcnn::find_model("face_landmark_68_tiny.lmt", argv[0])
+                           : s.landmarks == "none"    ? std::string()
+                                                      : s.landmarks;
     fa = std::make_unique<lmtcnn::face_analyzer>(s.analyzer);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "agegender: %s\n", e.what());

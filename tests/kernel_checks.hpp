@@ -83,6 +83,7 @@ struct epilogue_case {
   bool bias;
   lmtcnn::detail::kernels::act activation;
   bool affine;  ///< per-channel scale and shift after the activation
+  bool activation_last = false;  ///< the activation after the scale and shift (a batch norm before it)
 };
 inline constexpr float leaky_alpha = 0.1f;
 inline constexpr epilogue_case epilogue_cases[] = {
@@ -92,6 +93,9 @@ inline constexpr epilogue_case epilogue_cases[] = {
     {"bias+leaky", true, lmtcnn::detail::kernels::act::leaky_relu, false},
     {"relu+scale+shift", false, lmtcnn::detail::kernels::act::relu, true},
     {"bias+leaky+scale+shift", true, lmtcnn::detail::kernels::act::leaky_relu, true},
+    {"bias+relu6", true, lmtcnn::detail::kernels::act::relu6, false},
+    {"scale+shift+relu6", false, lmtcnn::detail::kernels::act::relu6, true, true},
+    {"bias+scale+shift+relu", true, lmtcnn::detail::kernels::act::relu, true, true},
 };
 
 /// Per-channel epilogue data for n channels, padded with `pad` floats (bias and shift 0, scale 1) as
@@ -113,6 +117,7 @@ struct epilogue_data {
     lmtcnn::detail::kernels::epilogue_k k;
     if (e.bias) k.bias = bias.data() + first_channel;
     k.activation = e.activation;
+    k.activation_last = e.activation_last;
     k.alpha = leaky_alpha;
     if (e.affine) {
       k.scale = scale.data() + first_channel;
@@ -128,9 +133,15 @@ struct epilogue_data {
       const index_t c = i % n;
       double y = raw[i];
       if (e.bias) y += bias[c];
-      if (e.activation == lmtcnn::detail::kernels::act::relu) y = std::max(y, 0.0);
-      if (e.activation == lmtcnn::detail::kernels::act::leaky_relu && y < 0) y *= static_cast<double>(leaky_alpha);
+      auto activate = [&] {
+        using lmtcnn::detail::kernels::act;
+        if (e.activation == act::relu || e.activation == act::relu6) y = std::max(y, 0.0);
+        if (e.activation == act::relu6) y = std::min(y, 6.0);
+        if (e.activation == act::leaky_relu && y < 0) y *= static_cast<double>(leaky_alpha);
+      };
+      if (!e.activation_last) activate();
       if (e.affine) y = y * scale[c] + shift[c];
+      if (e.activation_last) activate();
       out[i] = static_cast<float>(y);
     }
     return out;

@@ -15,6 +15,8 @@
 
 #include "lmtcnn/engine/engine.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
+#include "lmtcnn/nets/faceapi_landmarks.hpp"
+#include "lmtcnn/nets/faceapi_ssd.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "lmtcnn/core/seeded.hpp"
 #include "kernel_checks.hpp"
@@ -524,6 +526,14 @@ TEST_CASE_TEMPLATE_DEFINE("element-wise, per-channel and statistics kernels", A,
     got.check_canaries(std::string(A::name()) + " relu n=" + std::to_string(n));
     const tensor<float> r = got.result(a.shape());
     CHECK_MESSAGE(std::equal(want.begin(), want.end(), r.begin()), A::name() << " relu n=" << n);
+    tensor<float> big(a.shape());  // -10..10: both ends of ReLU6 are reached
+    for (index_t i = 0; i < n; ++i) big[i] = 10.f * a[i];
+    ref::relu<float>(big.view(), want.view(), 6.0);
+    poisoned got6(1, un);
+    kernels::relu6_n<A>(big.data(), got6.data(), un);
+    got6.check_canaries(std::string(A::name()) + " relu6 n=" + std::to_string(n));
+    const tensor<float> r6 = got6.result(a.shape());
+    CHECK_MESSAGE(std::equal(want.begin(), want.end(), r6.begin()), A::name() << " relu6 n=" << n);
     ref::add<float>(a.view(), b.view(), want.view());
     poisoned sum(1, un);
     kernels::add_n<A>(a.data(), b.data(), sum.data(), un);
@@ -600,11 +610,18 @@ TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference
     for (const tensor_spec& s : specs) {
       const double fan = s.dims.rank() >= 2 ? static_cast<double>(s.dims.elements() / s.dims[s.dims.rank() - 1]) : 16.0;
       const double r = std::sqrt(3.0 / fan);
-      w.emplace(s.name, seeded::uniform<float>(s.dims, 9, s.name, -r, r));
+      const bool variance = s.name.find("variance") != std::string::npos;  // batch norm: positive
+      w.emplace(s.name, seeded::uniform<float>(s.dims, 9, s.name, variance ? 0.5 : -r, variance ? 1.5 : r));
     }
     return w;
   };
   cases.push_back({"face-api AgeGenderNet", faceapi_age_gender_graph(256), seeded_for(faceapi_age_gender_tensors()), 2});
+  // batch norm folded into a depthwise layer with its ReLU6 after it; ReLU6 in convolution epilogues
+  cases.push_back({"face-api SSD MobileNetV1 at 64", faceapi_ssd_graph(64), seeded_for(faceapi_ssd_tensors()), 2});
+  cases.push_back({"face-api face_landmark_68", faceapi_landmark_graph(faceapi_landmark_kind::full),
+                   seeded_for(faceapi_landmark_tensors(faceapi_landmark_kind::full)), 2});
+  cases.push_back({"face-api face_landmark_68_tiny", faceapi_landmark_graph(faceapi_landmark_kind::tiny),
+                   seeded_for(faceapi_landmark_tensors(faceapi_landmark_kind::tiny)), 1});
   cases.push_back({"face-api tiny_face_detector at 96", faceapi_tiny_face_detector_graph(96),
                    seeded_for(faceapi_tiny_face_detector_tensors()), 1});
   for (const net_case& c : cases) {

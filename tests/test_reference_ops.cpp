@@ -121,6 +121,16 @@ TEST_CASE("conv2d: channels mix, and the epilogue runs bias, ReLU, scale, shift 
   // 9+1=10 -> 10 -> 20 -> 20;  12-20=-8 -> 0 -> 0 -> 1;  15 -> 15 -> 7.5 -> 8.5
   check_values(y, {20, 1, 8.5});
 
+  epilogue<double> six;  // bias then ReLU6: 9+1=10 -> 6; 12-20=-8 -> 0; 15 -> 6
+  six.bias = bias.view();
+  six.relu = true;
+  six.cap = 6;
+  ref::conv2d<double>(x.view(), f.view(), {}, y.view(), six);
+  check_values(y, {6, 0, 6});
+  six.bias = tensor_view<const double>();
+  ref::conv2d<double>(tensor<double>({1, 1, 1, 2}, {0.5, 0.25}).view(), f.view(), {}, y.view(), six);
+  check_values(y, {1.5, 2.25, 3});  // below the cap: unchanged
+
   tensor<double> z({1, 1, 1, 3});
   ref::apply_epilogue<double>(tensor<double>({1, 1, 1, 3}, {9, 12, 15}).view(), ep, z.view());
   check_values(z, {20, 1, 8.5});
@@ -288,6 +298,8 @@ TEST_CASE("relu and residual add") {
   tensor<double> y(a.shape());
   ref::relu<double>(a.view(), y.view());
   check_values(y, {0, 2, 0, 4});
+  ref::relu<double>(tensor<double>({1, 1, 2, 2}, {-1, 6.5, 5.75, 6}).view(), y.view(), 6.0);  // ReLU6
+  check_values(y, {0, 6, 5.75, 6});
   ref::add<double>(a.view(), b.view(), y.view());
   check_values(y, {9, 22, 27, 44});
 }

@@ -3,6 +3,8 @@
 // and a self-test is embedded.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
@@ -10,6 +12,8 @@
 
 #include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
+#include "lmtcnn/nets/faceapi_landmarks.hpp"
+#include "lmtcnn/nets/faceapi_ssd.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 #include "lmtcnn/format/weights_file.hpp"
 #include "readers.hpp"
@@ -177,9 +181,46 @@ inline converted convert(source_weights src, const convert_options& o) {
                                                     4.266906, 5.178857, 9.041765, 10.66308});
     c.meta["detector.iou_threshold"] = meta_value::real(0.4);
     if (o.self_test) detail::reference_self_test(c, {"boxes"});
+  } else if (detail::has(src, "MobilenetV1/Conv2d_0_pointwise/weights") && detail::has(src, faceapi_ssd_priors)) {
+    for (const std::string& n : lmtcnn::detail::faceapi_ssd_unused_constants())  // shape constants of the TF graph
+      src.tensors.erase(std::remove_if(src.tensors.begin(), src.tensors.end(), [&](const auto& t) { return t.first == n; }),
+                        src.tensors.end());
+    c.tensors = detail::take_expected(src, faceapi_ssd_tensors(), "face-api.js ssd_mobilenetv1");
+    const tensor<float>& priors = c.tensors.at(faceapi_ssd_priors);
+    for (index_t i = 0; i < priors.size(); ++i)
+      if (!std::isfinite(priors[i])) throw error(std::string("face-api.js ssd_mobilenetv1 weights: tensor '") + faceapi_ssd_priors + "' holds a value that is not finite");
+    c.net = faceapi_ssd_graph();
+    detail::common_meta(c, "face-api.js ssd_mobilenetv1", "faceapi_ssd_mobilenetv1", src, o);
+    c.meta["preprocess"] = meta_value::text("x / 127.5 - 1 (in the graph)");
+    c.meta["output.boxes"] = meta_value::text(
+        "box_encodings_k [n,h,w,4a] (ty, tx, th, tw) and class_logits_k [n,h,w,3a] for the 6 predictors; "
+        "prior boxes in tensor Output/extra_dim [1,5118,4] (ymin, xmin, ymax, xmax)");
+    c.meta["labels.boxes"] = meta_value::texts({"face"});
+    c.meta["detector.iou_threshold"] = meta_value::real(0.5);
+    if (o.self_test) {
+      std::vector<std::string> outs;
+      for (int k = 0; k < 6; ++k) {
+        outs.push_back("box_encodings_" + std::to_string(k));
+        outs.push_back("class_logits_" + std::to_string(k));
+      }
+      detail::reference_self_test(c, outs);
+    }
+  } else if (detail::has(src, "dense0/conv0/filters") && detail::has(src, "fc/weights")) {
+    const faceapi_landmark_kind kind =
+        detail::has(src, "dense3/conv0/depthwise_filter") ? faceapi_landmark_kind::full : faceapi_landmark_kind::tiny;
+    const std::string name = kind == faceapi_landmark_kind::full ? "face_landmark_68" : "face_landmark_68_tiny";
+    c.tensors = detail::take_expected(src, faceapi_landmark_tensors(kind), "face-api.js " + name);
+    c.net = faceapi_landmark_graph(kind);
+    detail::common_meta(c, "face-api.js " + name, "faceapi_" + name, src, o);
+    c.meta["preprocess"] = meta_value::text("(x - mean) / 255 per channel (in the graph)");
+    c.meta["preprocess.mean"] = meta_value::reals({faceapi_landmark_mean.begin(), faceapi_landmark_mean.end()});
+    c.meta["preprocess.divisor"] = meta_value::real(255.0);
+    c.meta["output.landmarks"] = meta_value::text("[n, 136]: x, y of the 68 points relative to the padded square crop");
+    if (o.self_test) detail::reference_self_test(c, {"landmarks"});
   } else {
     throw error("unknown network: expected LMTCNN (multitaskdpcnn/...), face-api.js AgeGenderNet "
-                "(entry_flow/..., fc/age/...) or tiny_face_detector (conv0/..., conv8/...) tensor names");
+                "(entry_flow/..., fc/age/...), tiny_face_detector (conv0/..., conv8/...), ssd_mobilenetv1 "
+                "(MobilenetV1/..., Output/extra_dim) or face_landmark_68[_tiny] (dense0/..., fc/...) tensor names");
   }
   return c;
 }

@@ -1,12 +1,15 @@
 # Fetches the face-api.js model files from npm (pinned version) and checks their sha256.
 #   cmake -DDEST=<dir> [-DNPM=<npm>] -P fetch_faceapi.cmake
-# Leaves in DEST: age_gender_model-weights_manifest.json, age_gender_model.bin,
-# tiny_face_detector_model-weights_manifest.json, tiny_face_detector_model.bin, and the package's
-# demo photos sample1.jpg ... sample3.jpg with its licence as LICENSE (MIT).
+# Leaves in DEST the manifests (<name>_model-weights_manifest.json) and weights (<name>_model.bin) of
+# age_gender, tiny_face_detector, ssd_mobilenetv1, face_landmark_68 and face_landmark_68_tiny, and the
+# package's demo photos sample1.jpg ... sample3.jpg with its licence as LICENSE (MIT).
 set(package "@vladmandic/face-api@1.7.15")
 set(tarball "vladmandic-face-api-1.7.15.tgz")
 set(files age_gender_model-weights_manifest.json age_gender_model.bin
           tiny_face_detector_model-weights_manifest.json tiny_face_detector_model.bin
+          ssd_mobilenetv1_model-weights_manifest.json ssd_mobilenetv1_model.bin
+          face_landmark_68_model-weights_manifest.json face_landmark_68_model.bin
+          face_landmark_68_tiny_model-weights_manifest.json face_landmark_68_tiny_model.bin
           sample1.jpg sample2.jpg sample3.jpg LICENSE)
 set(member_sample1.jpg package/demo/sample1.jpg)
 set(member_sample2.jpg package/demo/sample2.jpg)
@@ -22,6 +25,9 @@ foreach(f ${files})
 endforeach()
 set(sha256_age_gender_model.bin 49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa)
 set(sha256_tiny_face_detector_model.bin b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871)
+set(sha256_ssd_mobilenetv1_model.bin 2835640602d53718aa6ae9a42896327eaa21beefed056c218d32ca7d79e1e2f8)
+set(sha256_face_landmark_68_model.bin 4611ef65c87d836d03d684b30eec4d195d8b219fa1dd58fc58945831c6b9299b)
+set(sha256_face_landmark_68_tiny_model.bin b98e9f2f7da76f8a6dda9741a36ed485b224b889d552de2b2c1bb16217f67bfc)
 
 function(check_shards result)
   set(ok TRUE)
@@ -46,7 +52,7 @@ if(present)
   return()
 endif()
 
-set(how "Fetch it by hand with:\n  cd ${DEST} && npm pack ${package} && tar xzf ${tarball} && cp package/model/age_gender_model* package/model/tiny_face_detector_model* package/demo/sample[123].jpg package/LICENSE .\nor configure with -DLMTCNN_FETCH_MODELS=OFF to build without the face-api.js models.")
+set(how "Fetch it by hand with:\n  cd ${DEST} && npm pack ${package} && tar xzf ${tarball} && cp package/model/age_gender_model* package/model/tiny_face_detector_model* package/model/ssd_mobilenetv1_model* package/model/face_landmark_68_* package/demo/sample[123].jpg package/LICENSE .\nor configure with -DLMTCNN_FETCH_MODELS=OFF to build without the face-api.js models.")
 if(NOT NPM)
   find_program(NPM npm)
 endif()

@@ -280,6 +280,8 @@ inline void decode_tfjs_values(const unsigned char* d, std::size_t count, const 
       v = static_cast<float>(static_cast<double>(le(d + 2 * k, 2)) * st.scale + st.minimum);
     } else if (st.dtype == "float16") {
       v = half_to_float(static_cast<std::uint16_t>(le(d + 2 * k, 2)));
+    } else if (st.dtype == "int32") {
+      v = static_cast<float>(static_cast<std::int32_t>(static_cast<std::uint32_t>(le(d + 4 * k, 4))));
     } else {
       const auto u = static_cast<std::uint32_t>(le(d + 4 * k, 4));
       std::memcpy(&v, &u, 4);
@@ -338,8 +340,12 @@ source_weights read_tfjs_manifest(const std::string& text, const std::string& pa
       }
       const lmtcnn::shape sh = detail::checked_shape(dims, where);
       const std::size_t count = static_cast<std::size_t>(sh.elements());
-      if (dtype->str != "float32") throw error(where + ": dtype '" + dtype->str + "' is not supported (float32)");
-      const detail::tfjs_storage st = detail::tfjs_storage_of(w, where);
+      // int32 entries are the exported graph's shape constants: read as floats, which the networks'
+      // tensor lists then drop.
+      if (dtype->str != "float32" && dtype->str != "int32")
+        throw error(where + ": dtype '" + dtype->str + "' is not supported (float32, int32)");
+      detail::tfjs_storage st = detail::tfjs_storage_of(w, where);
+      if (dtype->str == "int32" && st.dtype == "float32") st.dtype = "int32";
       const std::size_t item = st.item_bytes();
       if (count * item > bytes.size() - pos)
         throw error(where + ": runs past the end of the shards (" + std::to_string(bytes.size()) + " bytes)");

@@ -77,7 +77,7 @@ for divisor, key in (("256", "div256"), ("255", "div255")):
           % (divisor, worst_age, worst_p))
     print("crops, divisor %s: worst |age diff| %.3g years, worst |p diff| %.3g" % (divisor, worst_age, worst_p))
 
-# ---- 2. photos: the detector finds face-api.js's faces ----
+# ---- 2. photos: the detectors (SSD by default, tiny) find face-api.js's faces ----
 with open(os.path.join(data_dir, "realdata", "detection_reference.json")) as f:
     detections = json.load(f)
 photos = []
@@ -87,27 +87,32 @@ for im in detections["images"]:
             else os.path.join(data_dir, "realdata", "images", name))
     photos.append((path, im))
 annotate_dir = os.path.join(work, "annotated")
-outputs = {}
-for threads in ("1", "2"):
-    rc, out, err = run(["--json", "--threads", threads, "--annotate", annotate_dir] + [p for p, _ in photos])
-    check(rc == 0, "photos: exit %d, %s" % (rc, err))
-    outputs[threads] = out
-check(outputs["1"] == outputs["2"], "photos: --threads 1 and --threads 2 give different output")
-results = json_lines(outputs["1"])
-check([r["file"] for r in results] == [p for p, _ in photos], "photos: not reported in input order")
-worst_iou, worst_score = 1.0, 0.0
-for (path, im), r in zip(photos, results):
-    want = im["tiny_face_detector_416_boxes_xywh_score"]
-    check(r["width"] == im["width"] and r["height"] == im["height"], "%s: size %dx%d" % (path, r["width"], r["height"]))
-    if not check(len(r["faces"]) == len(want), "%s: %d faces, face-api.js found %d" % (path, len(r["faces"]), len(want))):
-        continue
-    for w in want:
-        best = max(r["faces"], key=lambda g: iou(g["box"], w[:4]))
-        worst_iou = min(worst_iou, iou(best["box"], w[:4]))
-        worst_score = max(worst_score, abs(best["score"] - w[4]))
-        check(best["age"] is not None and 0 < best["age"] < 120, "%s: age %r" % (path, best["age"]))
-check(worst_iou >= 0.9 and worst_score <= 0.02, "photos: worst IoU %g, worst |score diff| %g" % (worst_iou, worst_score))
-print("photos: worst IoU %.4f, worst |score diff| %.4f" % (worst_iou, worst_score))
+for detector, options, key in (("ssd", [], "ssd_boxes_xywh_score"),
+                               ("tiny", ["--detector", "tiny"], "tiny_face_detector_416_boxes_xywh_score")):
+    outputs = {}
+    for threads in ("1", "2"):
+        rc, out, err = run(["--json", "--threads", threads, "--annotate", annotate_dir] + options + [p for p, _ in photos])
+        check(rc == 0, "photos: exit %d, %s" % (rc, err))
+        outputs[threads] = out
+    check(outputs["1"] == outputs["2"], "photos: --threads 1 and --threads 2 give different output")
+    results = json_lines(outputs["1"])
+    check([r["file"] for r in results] == [p for p, _ in photos], "photos: not reported in input order")
+    worst_iou, worst_score = 1.0, 0.0
+    for (path, im), r in zip(photos, results):
+        want = im[key]
+        check(r["width"] == im["width"] and r["height"] == im["height"], "%s: size %dx%d" % (path, r["width"], r["height"]))
+        if not check(len(r["faces"]) == len(want), "%s, %s: %d faces, face-api.js found %d" % (path, detector, len(r["faces"]), len(want))):
+            continue
+        for w in want:
+            best = max(r["faces"], key=lambda g: iou(g["box"], w[:4]))
+            worst_iou = min(worst_iou, iou(best["box"], w[:4]))
+            worst_score = max(worst_score, abs(best["score"] - w[4]))
+            check(best["age"] is not None and 0 < best["age"] < 120, "%s: age %r" % (path, best["age"]))
+            check(best["landmarks"] is not None and len(best["landmarks"]) == 68 and best["aligned_box"] is not None,
+                  "%s: no landmarks or aligned box by default" % path)
+    check(worst_iou >= 0.9 and worst_score <= 0.02,
+          "photos, %s: worst IoU %g, worst |score diff| %g" % (detector, worst_iou, worst_score))
+    print("photos, %s detector: worst IoU %.4f, worst |score diff| %.4f" % (detector, worst_iou, worst_score))
 # the annotated photos exist as PNGs of the photo's size
 for (path, im) in photos:
     out = os.path.join(annotate_dir, os.path.splitext(os.path.basename(path))[0] + ".png")
@@ -198,7 +203,7 @@ for args, msg in (
         (["--model"], "--model needs a value"),
         (["--model", os.path.join(bad, "missing.lmt"), photos[3][0]], "missing.lmt: cannot open"),
         (["--model", os.path.join(model_dir, "tiny_face_detector.lmt"), photos[3][0]], "not an age/gender network"),
-        (["--detector", os.path.join(model_dir, "age_gender.lmt"), photos[3][0]], "not a face-api.js tiny face detector"),
+        (["--detector", os.path.join(model_dir, "age_gender.lmt"), photos[3][0]], "not a face detector"),
         (["--oversample", photos[3][0]], "oversampling is for LMTCNN models"),
         (["--model", os.path.join(bad, "text.jpg"), photos[3][0]], "text.jpg"),
 ):

@@ -57,6 +57,7 @@ struct pool2d_params {
 };
 
 /// The activation a convolution or dense layer ends with (the numbers are the weight file's).
-enum class activation : std::int64_t { none = 0, relu = 1, leaky_relu = 2 };
+/// relu6 is min(max(x, 0), 6), MobileNet's clipped ReLU.
+enum class activation : std::int64_t { none = 0, relu = 1, leaky_relu = 2, relu6 = 3 };
 
 }  // namespace lmtcnn

@@ -116,8 +116,9 @@ class layer {
   /// batch runs the layers before the first such one image by image.
   bool whole_batch() const { return whole_batch_; }
 
-  /// A convolution takes a following ReLU, or per-channel scale and shift, into its epilogue.
-  virtual bool absorb_relu() { return false; }
+  /// A convolution takes a following ReLU (relu or relu6), or per-channel scale and shift, into its
+  /// epilogue.
+  virtual bool absorb_relu(activation) { return false; }
   virtual bool absorb_affine(tensor<float>&, tensor<float>&) { return false; }
   /// A batch norm or ReLU offers itself to the layer that produces its input; true when taken.
   virtual bool fold_into(layer&) { return false; }
@@ -132,9 +133,10 @@ class layer {
 template <class A>
 class epilogue_layer : public layer<A> {
  public:
-  bool absorb_relu() override {
-    if (ep_.activation != kernels::act::none || ep_.scale || ep_.shift) return false;
-    ep_.activation = kernels::act::relu;
+  bool absorb_relu(activation act) override {
+    if (ep_.activation != kernels::act::none) return false;
+    ep_.activation = act;
+    ep_.activation_last = ep_.scale != nullptr;  // after a batch norm already taken in
     return true;
   }
   bool absorb_affine(tensor<float>& scale, tensor<float>& shift) override {
@@ -265,7 +267,7 @@ class dense_layer final : public epilogue_layer<A> {
     this->set_epilogue(weight_data(w, a.bias), m_, a.activation(), a.alpha);
     this->whole_batch_ = true;
   }
-  bool absorb_relu() override { return false; }
+  bool absorb_relu(activation) override { return false; }
   bool absorb_affine(tensor<float>&, tensor<float>&) override { return false; }
 
   void run(const layer_args& a) const override {
@@ -491,11 +493,19 @@ class pool_layer final : public layer<A> {
 template <class A>
 class relu_layer final : public layer<A> {
  public:
-  relu_layer(const graph_node&, const shape&, const shape&, const weight_views&) {}
-  bool fold_into(layer<A>& producer) override { return producer.absorb_relu(); }
+  relu_layer(const graph_node& node, const shape&, const shape&, const weight_views&)
+      : act_(node.op == op_kind::relu6 ? activation::relu6 : activation::relu) {}
+  bool fold_into(layer<A>& producer) override { return producer.absorb_relu(act_); }
   void run(const layer_args& a) const override {
-    kernels::relu_n<A>(a.in, a.out, a.n * static_cast<std::size_t>(a.in_shape.elements()));
+    const std::size_t n = a.n * static_cast<std::size_t>(a.in_shape.elements());
+    if (act_ == activation::relu6)
+      kernels::relu6_n<A>(a.in, a.out, n);
+    else
+      kernels::relu_n<A>(a.in, a.out, n);
   }
+
+ private:
+  activation act_;
 };
 
 template <class A>

@@ -2,12 +2,17 @@
 //
 //   lmtcnn::face_analyzer_options o;
 //   o.model = lmtcnn::find_model("age_gender.lmt", argv[0]);           // or an LMTCNN-1-1/2-1 file
-//   o.detector = lmtcnn::find_model("tiny_face_detector.lmt", argv[0]);
+//   o.detector = lmtcnn::find_model("ssd_mobilenetv1.lmt", argv[0]);   // or tiny_face_detector.lmt
+//   o.landmarks = lmtcnn::find_model("face_landmark_68.lmt", argv[0]); // or _tiny, or "" for none
 //   const lmtcnn::face_analyzer fa(o);                                 // safe to share between threads
 //   for (const lmtcnn::face_result& f : fa.analyze(lmtcnn::load_image("photo.jpg"))) ...
 //
-// Faces come from face-api.js's tiny face detector, from one given box, or the whole image is taken as
-// the face (pre-cropped input). Each face then goes to the age/gender network of the model file:
+// Faces come from face-api.js's SSD MobileNetV1 or tiny face detector (whichever the detector file
+// holds), from one given box, or the whole image is taken as the face (pre-cropped input). With a
+// landmark net, each face's 68 landmarks are found in its box and age and gender are read from the box
+// aligned on them, as face-api.js's detectAllFaces().withFaceLandmarks().withAgeAndGender() does (a
+// face whose aligned box has no pixel inside the image is dropped); without one, from the box itself.
+// Each face then goes to the age/gender network of the model file:
 //  - face-api.js's AgeGenderNet: age in years (regression) and gender, crop prepared as face-api.js does;
 //  - LMTCNN-1-1 / LMTCNN-2-1: LMTCNN's own preprocessing on the face box (clipped to the image): resize
 //    to 256x256, then a single look (resize to 227x227) or the 12 oversampled crops (the whole face
@@ -23,6 +28,8 @@
 
 #include "lmtcnn/face/age_gender.hpp"
 #include "lmtcnn/face/face_detector.hpp"
+#include "lmtcnn/face/landmarks.hpp"
+#include "lmtcnn/face/ssd_detector.hpp"
 #include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
 
@@ -133,10 +140,12 @@ enum class face_source { detect, whole_image, given_box };
 
 struct face_analyzer_options {
   std::string model;      ///< age/gender network: face-api.js AgeGenderNet or LMTCNN
-  std::string detector;   ///< tiny face detector (needed for face_source::detect)
+  std::string detector;   ///< SSD MobileNetV1 or tiny face detector (needed for face_source::detect)
+  std::string landmarks;  ///< 68-point landmark net (full or tiny); "" for none
   face_source source = face_source::detect;
   face_box box;           ///< for face_source::given_box
-  face_detector_options detection;
+  face_detector_options detection;  ///< tiny face detector settings
+  ssd_detector_options ssd;         ///< SSD MobileNetV1 settings
   double divisor = 256;   ///< face-api.js AgeGenderNet: 256 (as trained) or 255 (the @vladmandic fork)
   bool oversample = false;  ///< LMTCNN: 12 crops instead of one look
 };
@@ -165,7 +174,18 @@ class face_analyzer {
       throw format_error(o.model + ": not an age/gender network (network.family is '" + family +
                          "'; expected lmtcnn or faceapi_age_gender)");
     }
-    if (o.source == face_source::detect) detector_ = std::make_shared<const face_detector>(o.detector, o.detection);
+    if (o.source == face_source::detect) {
+      auto det = std::make_shared<const weights_file>(weights_file::load(o.detector));
+      const std::string dfam = network_family(det->meta());
+      if (dfam == "faceapi_ssd_mobilenetv1")
+        ssd_ = std::make_shared<const ssd_detector>(det, o.detector, o.ssd);
+      else if (dfam == "faceapi_tiny_face_detector")
+        detector_ = std::make_shared<const face_detector>(det, o.detector, o.detection);
+      else
+        throw format_error(o.detector + ": not a face detector (network.family is '" + dfam +
+                           "'; expected faceapi_ssd_mobilenetv1 or faceapi_tiny_face_detector)");
+    }
+    if (!o.landmarks.empty()) landmarks_ = std::make_shared<const landmark_detector>(o.landmarks);
   }
 
   const face_analyzer_options& options() const { return options_; }
@@ -179,7 +199,7 @@ class face_analyzer {
     std::vector<face_result> faces;
     switch (options_.source) {
       case face_source::detect:
-        for (const face_detection& d : detector_->detect(img)) {
+        for (const face_detection& d : ssd_ ? ssd_->detect(img) : detector_->detect(img)) {
           if (!detail::box_overlaps(d.box, img)) continue;  // nothing of it inside the image: no crop to take
           face_result r;
           r.box = d.box;
@@ -197,15 +217,34 @@ class face_analyzer {
         break;
     }
     if (faces.empty()) return faces;
+    std::vector<face_box> boxes;  // what age and gender are read from
+    if (landmarks_) {
+      std::vector<face_box> detected;
+      for (const face_result& f : faces) detected.push_back(f.box);
+      const std::vector<std::vector<face_point>> pts = landmarks_->detect(img, detected);
+      std::vector<face_result> kept;
+      for (std::size_t i = 0; i < faces.size(); ++i) {
+        const face_box a = aligned_box(pts[i]);
+        if (!detail::box_overlaps(a, img)) continue;
+        faces[i].landmarks = pts[i];
+        faces[i].aligned_box = a;
+        kept.push_back(faces[i]);
+        boxes.push_back(a);
+      }
+      faces.swap(kept);
+      if (faces.empty()) return faces;
+    } else {
+      for (const face_result& f : faces) boxes.push_back(f.box);
+    }
     if (lmtcnn_) {
-      for (face_result& f : faces) {
-        face_result r = lmtcnn_->predict(img, f.box);
-        r.score = f.score;
-        f = r;
+      for (std::size_t i = 0; i < faces.size(); ++i) {
+        face_result r = lmtcnn_->predict(img, boxes[i]);
+        faces[i].age_group = r.age_group;
+        faces[i].age_probs = r.age_probs;
+        faces[i].p_male = r.p_male;
+        faces[i].p_female = r.p_female;
       }
     } else {
-      std::vector<face_box> boxes;
-      for (const face_result& f : faces) boxes.push_back(f.box);
       const std::vector<age_gender> ag = faceapi_->predict(img, boxes);
       for (std::size_t i = 0; i < faces.size(); ++i) {
         faces[i].age_years = ag[i].age_years;
@@ -219,6 +258,8 @@ class face_analyzer {
  private:
   face_analyzer_options options_;
   std::shared_ptr<const face_detector> detector_;
+  std::shared_ptr<const ssd_detector> ssd_;
+  std::shared_ptr<const landmark_detector> landmarks_;
   std::shared_ptr<const age_gender_estimator> faceapi_;
   std::shared_ptr<const lmtcnn_estimator> lmtcnn_;
 };

@@ -17,6 +17,11 @@ struct face_box {
   double x = 0, y = 0, width = 0, height = 0;
 };
 
+/// A point in image pixels.
+struct face_point {
+  double x = 0, y = 0;
+};
+
 /// What the AgeGenderNet says about one face.
 struct age_gender {
   float age_years = 0;
@@ -69,6 +74,8 @@ struct face_detection {
 struct face_result {
   face_box box;                       ///< in image pixels, as detected or given (not clipped)
   std::optional<double> score;        ///< the detector's score; none for a given box or the whole image
+  std::vector<face_point> landmarks;  ///< the 68 points in image pixels; empty without a landmark net
+  std::optional<face_box> aligned_box;  ///< the box aligned on the landmarks, which age and gender were read from
   std::optional<double> age_years;    ///< regression models (face-api.js)
   std::string age_group;              ///< classification models (LMTCNN): the most likely group
   std::vector<double> age_probs;      ///< classification models: one per group of age_groups

@@ -68,7 +68,7 @@ struct shape_context {
   }
   /// An activation number the kernels know; leaky ReLU needs its alpha among the floats.
   void activation(std::int64_t act) const {
-    check(act >= 0 && act <= 2, "unknown activation " + std::to_string(act));
+    check(act >= 0 && act <= 3, "unknown activation " + std::to_string(act));
     if (act == 2) check(!node.floats.empty(), "leaky ReLU needs its alpha");
   }
   /// The output rows and columns of a window over the input; checks the window's parameters.

@@ -97,7 +97,8 @@ class graph_net {
   static epilogue<T> make_epilogue(const tensor_view<const T>& bias, activation act) {
     epilogue<T> ep;
     ep.bias = bias;
-    ep.relu = act == activation::relu;
+    ep.relu = act == activation::relu || act == activation::relu6;
+    ep.cap = act == activation::relu6 ? 6.0 : 0.0;
     return ep;
   }
 
@@ -159,7 +160,7 @@ class graph_net {
         break;
       }
       case op_family::add: detail::ref::add<T>(in, values[node.inputs[1]].view(), out.view()); break;
-      case op_family::relu: detail::ref::relu<T>(in, out.view()); break;
+      case op_family::relu: detail::ref::relu<T>(in, out.view(), node.op == op_kind::relu6 ? 6.0 : 0.0); break;
       case op_family::softmax: detail::ref::softmax<T>(in, out.view()); break;
     }
   }

@@ -19,7 +19,7 @@
 //   fully_connected    1       weights [k,m], bias?                 act                               leaky alpha (act 2)
 //   add                2       -                                    -                                 -
 //   relu, softmax      1       -                                    -                                 -
-// pad: 0 VALID, 1 SAME. act: 0 none, 1 ReLU, 2 leaky ReLU. An absent optional tensor is "".
+// pad: 0 VALID, 1 SAME. act: 0 none, 1 ReLU, 2 leaky ReLU, 3 ReLU6 (min(max(x, 0), 6)). An absent optional tensor is "".
 #pragma once
 
 #include <cstddef>
@@ -45,7 +45,8 @@ namespace lmtcnn {
   X(10, fully_connected,   dense,             1, 1, 2, 1, 0)               \
   X(11, add,               add,               2, 0, 0, 0, 0)               \
   X(12, relu,              relu,              1, 0, 0, 0, 0)               \
-  X(13, softmax,           softmax,           1, 0, 0, 0, 0)
+  X(13, softmax,           softmax,           1, 0, 0, 0, 0)               \
+  X(14, relu6,             relu,              1, 0, 0, 0, 0)
 
 enum class op_kind : std::uint32_t {
 #define LMTCNN_OP_ENUM(id, name, family, ...) name = id,

@@ -43,27 +43,55 @@ constexpr std::size_t round_up(std::size_t n) {
 /// Activation after a layer.
 using act = lmtcnn::activation;
 
-/// The fused epilogue per output channel c: y += bias[c]; activation; y = y * scale[c] + shift[c].
-/// Null pointers are skipped; non-null arrays are padded to a multiple of the vector width.
+/// The fused epilogue per output channel c: y += bias[c]; activation; y = y * scale[c] + shift[c];
+/// with activation_last the activation comes after the scale and shift instead (a batch norm between
+/// a convolution and its ReLU). Null pointers are skipped; non-null arrays are padded to a multiple of
+/// the vector width.
 struct epilogue_k {
   const float* bias = nullptr;
   act activation = act::none;
   float alpha = 0;  ///< leaky ReLU slope
   const float* scale = nullptr;
   const float* shift = nullptr;
+  bool activation_last = false;
 };
+
+template <class A>
+LMTCNN_ALWAYS_INLINE vf<A> activate(const epilogue_k& e, vf<A> y) {
+  if (e.activation == act::relu) {
+    y = xsimd::max(y, vf<A>(0.f));
+  } else if (e.activation == act::relu6) {
+    y = xsimd::min(xsimd::max(y, vf<A>(0.f)), vf<A>(6.f));
+  } else if (e.activation == act::leaky_relu) {
+    y = xsimd::select(y < vf<A>(0.f), y * vf<A>(e.alpha), y);
+  }
+  return y;
+}
 
 template <class A>
 LMTCNN_ALWAYS_INLINE vf<A> apply(const epilogue_k& e, vf<A> y, std::size_t c) {
   if (e.bias) y += vf<A>::load_unaligned(e.bias + c);
-  if (e.activation == act::relu) {
-    y = xsimd::max(y, vf<A>(0.f));
-  } else if (e.activation == act::leaky_relu) {
-    y = xsimd::select(y < vf<A>(0.f), y * vf<A>(e.alpha), y);
-  }
+  if (!e.activation_last) y = activate<A>(e, y);
   if (e.scale) y *= vf<A>::load_unaligned(e.scale + c);
   if (e.shift) y += vf<A>::load_unaligned(e.shift + c);
+  if (e.activation_last) y = activate<A>(e, y);
   return y;
+}
+
+/// activate() on n vectors.
+template <class A, std::size_t n>
+LMTCNN_ALWAYS_INLINE void activate_n(const epilogue_k& e, vf<A> (&y)[n]) {
+  if (e.activation == act::relu) {
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::max(y[j], vf<A>(0.f));
+  } else if (e.activation == act::relu6) {
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::min(xsimd::max(y[j], vf<A>(0.f)), vf<A>(6.f));
+  } else if (e.activation == act::leaky_relu) {
+    const vf<A> alpha(e.alpha);
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::select(y[j] < vf<A>(0.f), y[j] * alpha, y[j]);
+  }
 }
 
 /// apply() on n vectors of the same channels c (n output pixels of one channel block): each choice
@@ -75,14 +103,7 @@ LMTCNN_ALWAYS_INLINE void apply_n(const epilogue_k& e, vf<A> (&y)[n], std::size_
 #pragma GCC unroll 16
     for (std::size_t j = 0; j < n; ++j) y[j] += b;
   }
-  if (e.activation == act::relu) {
-#pragma GCC unroll 16
-    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::max(y[j], vf<A>(0.f));
-  } else if (e.activation == act::leaky_relu) {
-    const vf<A> alpha(e.alpha);
-#pragma GCC unroll 16
-    for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::select(y[j] < vf<A>(0.f), y[j] * alpha, y[j]);
-  }
+  if (!e.activation_last) activate_n<A, n>(e, y);
   if (e.scale) {
     const vf<A> s = vf<A>::load_unaligned(e.scale + c);
 #pragma GCC unroll 16
@@ -93,6 +114,7 @@ LMTCNN_ALWAYS_INLINE void apply_n(const epilogue_k& e, vf<A> (&y)[n], std::size_
 #pragma GCC unroll 16
     for (std::size_t j = 0; j < n; ++j) y[j] += t;
   }
+  if (e.activation_last) activate_n<A, n>(e, y);
 }
 
 /// Keeps v in a vector register from here on. Compilers fold loads into FMAs as memory operands,

@@ -33,6 +33,12 @@ void relu_n(const float* in, float* out, std::size_t n) {
   map_n<A>(in, out, n, [](vf<A> v) { return xsimd::max(v, vf<A>(0.f)); });
 }
 
+/// out = min(max(in, 0), 6); out may be in.
+template <class A>
+void relu6_n(const float* in, float* out, std::size_t n) {
+  map_n<A>(in, out, n, [](vf<A> v) { return xsimd::min(xsimd::max(v, vf<A>(0.f)), vf<A>(6.f)); });
+}
+
 /// out = a + b (residual add); out may be a or b.
 template <class A>
 void add_n(const float* a, const float* b, float* out, std::size_t n) {

@@ -29,6 +29,7 @@ template <class T>
 struct epilogue {
   tensor_view<const T> bias;
   bool relu = false;
+  double cap = 0;  ///< with relu: the upper clip (6 for ReLU6); 0 for none
   tensor_view<const T> scale;
   tensor_view<const T> shift;
 };
@@ -78,6 +79,7 @@ template <class T>
 T apply(const epilogue<T>& ep, accum_t<T> y, index_t c) {
   if (!ep.bias.empty()) y += ep.bias(c);
   if (ep.relu && y < 0) y = 0;
+  if (ep.relu && ep.cap > 0 && y > ep.cap) y = static_cast<accum_t<T>>(ep.cap);
   if (!ep.scale.empty()) y *= ep.scale(c);
   if (!ep.shift.empty()) y += ep.shift(c);
   return static_cast<T>(y);

@@ -34,14 +34,14 @@ void apply_epilogue(input_view<T> in, const epilogue<T>& ep, tensor_view<T> out)
   });
 }
 
-/// out = max(in, 0). in/out [n,h,w,c].
+/// out = max(in, 0), and at most cap when cap > 0 (6: ReLU6). in/out [n,h,w,c].
 template <class T>
-void relu(input_view<T> in, tensor_view<T> out) {
+void relu(input_view<T> in, tensor_view<T> out, double cap = 0) {
   lmtcnn::detail::check_nhwc("relu", "input", in);
   lmtcnn::detail::check_output("relu", out, in.shape());
   impl::for_each_nhwc(in.shape(), [&](index_t n, index_t y, index_t x, index_t c) {
     const T v = in(n, y, x, c);
-    out(n, y, x, c) = v < T(0) ? T(0) : v;
+    out(n, y, x, c) = v < T(0) ? T(0) : cap > 0 && v > static_cast<T>(cap) ? static_cast<T>(cap) : v;
   });
 }
 

@@ -1,0 +1,245 @@
+// face-api.js's whole default pipeline (detector, 68 landmarks, aligned box, AgeGenderNet) against
+// what face-api.js itself computed on the same pixels: tests/data/realdata/pipeline_reference.json
+// (TensorFlow.js 4.22, wasm backend, @vladmandic/face-api 1.7.15, age/gender divisor 255; copied
+// from the project's shared reference data with its provenance) for three pipelines: SSD + 68
+// landmarks, tiny detector at 416 + 68 landmarks, SSD + the tiny landmark net. The photos are the
+// exact RGB pixels face-api.js was given (realdata/decoded/, lossless PNG) and the astronaut PNG.
+// Runs on every SIMD path this CPU has (the scalar reference in a LMTCNN_FORCE_REFERENCE build; NEON
+// under qemu in the AArch64 job). Needs LMTCNN_MODEL_DIR holding the five converted face-api.js models.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "json.hpp"
+#include "lmtcnn/engine/dispatch.hpp"
+#include "lmtcnn/face/face_analyzer.hpp"
+
+using namespace lmtcnn;
+
+namespace {
+
+const std::string data_dir = LMTCNN_TEST_DATA_DIR;
+
+std::string model_dir() {
+  const char* dir = std::getenv("LMTCNN_MODEL_DIR");
+  REQUIRE_MESSAGE(dir != nullptr, "set LMTCNN_MODEL_DIR to the directory holding the converted face-api.js models");
+  return dir;
+}
+
+struct ref_face {
+  face_box box, aligned;
+  double score = 0, age = 0, p_gender = 0;
+  bool male = false;
+  std::vector<face_point> landmarks;
+};
+
+struct ref_image {
+  std::string name, png;
+  int width = 0, height = 0;
+  std::map<std::string, std::vector<ref_face>> pipelines;  // "ssd", "tiny", "ssd_tiny_landmarks"
+};
+
+face_box box_of(const lmtcnn_tools::json& j) {
+  return {j.items.at(0).num, j.items.at(1).num, j.items.at(2).num, j.items.at(3).num};
+}
+
+std::vector<ref_image> reference() {
+  std::ifstream in(data_dir + "/realdata/pipeline_reference.json");
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const lmtcnn_tools::json doc = lmtcnn_tools::json_parser::parse(ss.str(), "pipeline_reference.json");
+  std::vector<ref_image> images;
+  for (const lmtcnn_tools::json& im : doc.get("images")->items) {
+    ref_image r;
+    r.name = im.get("image")->str;
+    const bool demo = r.name.rfind("faceapi_", 0) == 0;  // decoded by jpeg-js: its pixels are in decoded/
+    r.png = demo ? data_dir + "/realdata/decoded/" + r.name.substr(0, r.name.size() - 4) + "_decoded.png"
+                 : data_dir + "/realdata/images/" + r.name;
+    r.width = static_cast<int>(im.get("width")->num);
+    r.height = static_cast<int>(im.get("height")->num);
+    for (const char* p : {"ssd", "tiny", "ssd_tiny_landmarks"}) {
+      std::vector<ref_face>& faces = r.pipelines[p];
+      for (const lmtcnn_tools::json& f : im.get(p)->items) {
+        ref_face x;
+        x.box = box_of(*f.get("box"));
+        x.aligned = box_of(*f.get("aligned_box"));
+        x.score = f.get("score")->num;
+        x.age = f.get("age")->num;
+        x.male = f.get("gender")->str == "male";
+        x.p_gender = f.get("gender_probability")->num;
+        for (const lmtcnn_tools::json& pt : f.get("landmarks")->items) x.landmarks.push_back({pt.items.at(0).num, pt.items.at(1).num});
+        REQUIRE(x.landmarks.size() == 68);
+        faces.push_back(x);
+      }
+    }
+    images.push_back(r);
+  }
+  REQUIRE(images.size() == 4);
+  return images;
+}
+
+/// The worst of each measure over a run, and the age errors of every face (for the median).
+struct record {
+  double iou = 1, score = 0, landmark = 0, aligned_iou = 1, p = 0, age = 0;
+  std::vector<double> ages;
+};
+
+/// The face the pipeline found that overlaps the reference face most.
+const face_result* match(const std::vector<face_result>& got, const ref_face& want, double& best) {
+  best = 0;
+  const face_result* m = nullptr;
+  for (const face_result& g : got)
+    if (lmtcnn::detail::iou(g.box, want.box) > best) {
+      best = lmtcnn::detail::iou(g.box, want.box);
+      m = &g;
+    }
+  return m;
+}
+
+// The limits: box IoU >= 0.99, score within 0.01, every landmark within 1 pixel, aligned box
+// IoU >= 0.98, same gender with probability within 0.01, age within 0.5 years (0.05 for the median face).
+void check(const ref_image& img, const std::string& pipeline, const std::vector<face_result>& got, const std::string& what,
+           record& rec) {
+  INFO(img.name << ", pipeline " << pipeline << ", " << what);
+  const std::vector<ref_face>& want = img.pipelines.at(pipeline);
+  REQUIRE(got.size() == want.size());
+  for (const ref_face& w : want) {
+    double iou = 0;
+    const face_result* g = match(got, w, iou);
+    REQUIRE(g != nullptr);
+    CHECK(iou >= 0.99);
+    CHECK(std::abs(*g->score - w.score) <= 0.01);
+    REQUIRE(g->landmarks.size() == 68);
+    double worst_pt = 0;
+    for (std::size_t k = 0; k < 68; ++k)
+      worst_pt = std::max(worst_pt, std::hypot(g->landmarks[k].x - w.landmarks[k].x, g->landmarks[k].y - w.landmarks[k].y));
+    CHECK(worst_pt <= 1.0);
+    REQUIRE(g->aligned_box);
+    const double aligned_iou = lmtcnn::detail::iou(*g->aligned_box, w.aligned);
+    CHECK(aligned_iou >= 0.98);
+    CHECK(g->male() == w.male);
+    const double p = g->male() ? g->p_male : g->p_female;
+    CHECK(std::abs(p - w.p_gender) <= 0.01);
+    REQUIRE(g->age_years);
+    const double age = std::abs(*g->age_years - w.age);
+    CHECK(age <= 0.5);
+    rec.iou = std::min(rec.iou, iou);
+    rec.score = std::max(rec.score, std::abs(*g->score - w.score));
+    rec.landmark = std::max(rec.landmark, worst_pt);
+    rec.aligned_iou = std::min(rec.aligned_iou, aligned_iou);
+    rec.p = std::max(rec.p, std::abs(p - w.p_gender));
+    rec.age = std::max(rec.age, age);
+    rec.ages.push_back(age);
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+}  // namespace
+
+TEST_CASE("face-api.js's pipelines (SSD or tiny detector, 68 or tiny landmarks, aligned crops) on every SIMD path") {
+  const std::vector<ref_image> images = reference();
+  std::vector<std::string> paths = simd_paths();
+  if (paths.empty()) paths.push_back("");  // a LMTCNN_FORCE_REFERENCE build: the scalar reference
+  const std::string dir = model_dir();
+  struct pipeline {
+    const char* name;
+    const char* detector;
+    const char* landmarks;
+  };
+  const pipeline pipelines[] = {{"ssd", "ssd_mobilenetv1.lmt", "face_landmark_68.lmt"},
+                                {"tiny", "tiny_face_detector.lmt", "face_landmark_68.lmt"},
+                                {"ssd_tiny_landmarks", "ssd_mobilenetv1.lmt", "face_landmark_68_tiny.lmt"}};
+  for (const std::string& path : paths) {
+    set_simd_path(path);
+    const std::string what = path.empty() ? std::string("scalar reference") : path;
+    record all;
+    for (const pipeline& p : pipelines) {
+      face_analyzer_options o;
+      o.model = dir + "/age_gender.lmt";
+      o.detector = dir + "/" + p.detector;
+      o.landmarks = dir + "/" + p.landmarks;
+      o.divisor = 255;
+      const face_analyzer fa(o);
+      record rec;
+      for (const ref_image& img : images) {
+        const image pixels = load_image(img.png);
+        REQUIRE(pixels.width == img.width);
+        REQUIRE(pixels.height == img.height);
+        check(img, p.name, fa.analyze(pixels), what, rec);
+      }
+      MESSAGE(what << ", " << std::string(p.name) << ": " << rec.ages.size() << " faces; worst box IoU " << rec.iou << ", |score diff| "
+                   << rec.score << ", landmark distance " << rec.landmark << " px, aligned box IoU " << rec.aligned_iou
+                   << ", |p diff| " << rec.p << ", |age diff| " << rec.age << " years (median " << median(rec.ages) << ")");
+      CHECK(median(rec.ages) <= 0.05);
+      all.ages.insert(all.ages.end(), rec.ages.begin(), rec.ages.end());
+    }
+    CHECK(all.ages.size() == 28);  // 10 + 8 + 10 faces: every reference face was checked
+  }
+  set_simd_path("");
+}
+
+TEST_CASE("SSD box decoding and suppression by hand") {
+  // one predictor map of 1 cell x 3 anchors would need 5,118 priors: decode two anchors by hand instead
+  const float priors[8] = {0.2f, 0.4f, 0.6f, 0.6f,   // ymin, xmin, ymax, xmax: centre (0.4, 0.5), size (0.4, 0.2)
+                           0.0f, 0.0f, 1.0f, 1.0f};
+  const float enc[8] = {1.0f, -2.0f, 0.0f, 5.0f,  // ty, tx, th, tw
+                        0.0f, 0.0f, 0.0f, 0.0f};
+  const float cls[6] = {0.0f, 2.0f, 9.0f, 0.0f, -1.0f, 0.0f};
+  std::vector<double> boxes, scores;
+  const std::vector<index_t> cells = {1};
+  lmtcnn::detail::ssd_decode({enc}, {cls}, cells, priors, 2, boxes, scores);
+  // anchor 0: centre y = 0.4 + 1/10 * 0.4 = 0.44, x = 0.5 - 2/10 * 0.2 = 0.46; half sizes 0.2 and 0.1 e
+  CHECK(boxes[0] == doctest::Approx(0.44 - 0.2));
+  CHECK(boxes[1] == doctest::Approx(0.46 - 0.1 * std::exp(1.0)));
+  CHECK(boxes[2] == doctest::Approx(0.44 + 0.2));
+  CHECK(boxes[3] == doctest::Approx(0.46 + 0.1 * std::exp(1.0)));
+  CHECK(scores[0] == doctest::Approx(1.0 / (1.0 + std::exp(-2.0))));  // the face logit is the second of three
+  CHECK(boxes[4] == doctest::Approx(0.0));
+  CHECK(boxes[6] == doctest::Approx(1.0));
+  CHECK(scores[1] == doctest::Approx(1.0 / (1.0 + std::exp(1.0))));
+  // suppression: strictly above the score threshold, best first, IoU above 0.5 drops, at most max_results
+  const std::vector<double> b = {0, 0, 1, 1, 0, 0, 1, 0.9, 0, 0.5, 1, 1.5, 2, 2, 3, 3};
+  // IoU(0, 1) = 0.9; IoU(0, 2) = 0.5 / 1.5 = 0.333
+  CHECK(lmtcnn::detail::ssd_non_max_suppression(b, {0.9, 0.8, 0.7, 0.5}, 100, 0.5, 0.5) == std::vector<std::size_t>{0, 2});
+  CHECK(lmtcnn::detail::ssd_non_max_suppression(b, {0.7, 0.8, 0.9, 0.6}, 100, 0.5, 0.5) == std::vector<std::size_t>{2, 1, 3});
+  CHECK(lmtcnn::detail::ssd_non_max_suppression(b, {0.9, 0.8, 0.7, 0.6}, 1, 0.5, 0.5) == std::vector<std::size_t>{0});
+  CHECK(lmtcnn::detail::ssd_iou(b.data(), b.data() + 4) == doctest::Approx(0.9));
+  // the corners may come in either order
+  const double flipped[4] = {1, 1, 0, 0};
+  CHECK(lmtcnn::detail::ssd_iou(b.data(), flipped) == doctest::Approx(1.0));
+}
+
+TEST_CASE("the aligned box: the landmarks' bounding box grown by a fifth, centred") {
+  const std::vector<face_point> pts = {{10, 20}, {30, 25}, {20, 70}};
+  const face_box a = aligned_box(pts);
+  // bounding box x 10..30, y 20..70: 20 x 50, padded by 4 and 10
+  CHECK(a.x == doctest::Approx(8.0));
+  CHECK(a.y == doctest::Approx(15.0));
+  CHECK(a.width == doctest::Approx(24.0));
+  CHECK(a.height == doctest::Approx(60.0));
+}
+
+TEST_CASE("landmark and SSD files: the wrong kind of model is refused by name") {
+  const std::string dir = model_dir();
+  CHECK_THROWS_WITH_AS(landmark_detector(dir + "/age_gender.lmt"), doctest::Contains("not a face-api.js 68-point landmark net"),
+                       format_error);
+  CHECK_THROWS_WITH_AS(ssd_detector(dir + "/tiny_face_detector.lmt"), doctest::Contains("SSD MobileNetV1"), error);
+  face_analyzer_options o;
+  o.model = dir + "/age_gender.lmt";
+  o.detector = dir + "/face_landmark_68.lmt";
+  CHECK_THROWS_WITH_AS(face_analyzer{o}, doctest::Contains("not a face detector"), format_error);
+  ssd_detector_options so;
+  so.min_confidence = 1.5;
+  CHECK_THROWS_WITH_AS(ssd_detector(dir + "/ssd_mobilenetv1.lmt", so), doctest::Contains("not between 0 and 1"), error);
+}
