@@ -4,11 +4,16 @@
 //  - the whole photo pipeline on the package's 1920x1280 demo photo sample1.jpg (3 faces): JPEG decode,
 //    detector input preparation, tiny face detector at 416, box decoding, then crop + age/gender for
 //    every face; and each stage alone.
+//  - per photo (the three demo photos, or the files listed in $LMTCNN_BENCH_PHOTOS separated by ':'),
+//    from decoded pixels, as bench/compare/time_faceapi.sh times face-api.js: photo/NAME/detect (SSD),
+//    photo/NAME/landmarks (detect + 68 landmarks), photo/NAME/pipeline (+ aligned crops and age/gender).
 // Needs the converted models and the demo photo (build/models/, found beside the program or in
 // $LMTCNN_MODEL_DIR; the photo in its faceapi/ directory).
 //   build/bench/bench_faceapi --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -129,6 +134,56 @@ void bm_stage_age_gender_3_faces(benchmark::State& state) {
 }
 BENCHMARK(bm_stage_age_gender_3_faces)->Unit(benchmark::kMillisecond);
 
+// face-api.js's default pipeline on one decoded photo, up to stage: 0 detection, 1 + landmarks, 2 all
+void photo_stage(benchmark::State& state, const std::string& path, int stage) {
+  const lmtcnn::image img = lmtcnn::load_image(path);
+  const lmtcnn::ssd_detector det(lmtcnn::find_model("ssd_mobilenetv1.lmt"));
+  const lmtcnn::landmark_detector lm(lmtcnn::find_model("face_landmark_68.lmt"));
+  const lmtcnn::age_gender_estimator est(lmtcnn::find_model("age_gender.lmt"), 255.0);
+  std::size_t faces = 0;
+  for (auto _ : state) {
+    std::vector<lmtcnn::face_box> boxes;
+    for (const lmtcnn::face_detection& f : det.detect(img)) boxes.push_back(f.box);
+    faces = boxes.size();
+    if (stage >= 1 && !boxes.empty()) {
+      const std::vector<std::vector<lmtcnn::face_point>> pts = lm.detect(img, boxes);
+      benchmark::DoNotOptimize(pts.data());
+      if (stage >= 2) {
+        std::vector<lmtcnn::face_box> aligned;
+        for (const auto& p : pts) aligned.push_back(lmtcnn::aligned_box(p));
+        const std::vector<lmtcnn::age_gender> r = est.predict(img, aligned);
+        benchmark::DoNotOptimize(r.data());
+      }
+    }
+  }
+  state.counters["faces"] = static_cast<double>(faces);
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::vector<std::string> photos;
+  if (const char* list = std::getenv("LMTCNN_BENCH_PHOTOS")) {
+    std::string s = list;
+    for (std::size_t start = 0; start <= s.size();) {
+      const std::size_t end = std::min(s.find(':', start), s.size());
+      if (end > start) photos.push_back(s.substr(start, end - start));
+      start = end + 1;
+    }
+  } else {
+    const std::string model = lmtcnn::find_model("age_gender.lmt");
+    for (int i = 1; i <= 3; ++i) photos.push_back(model.substr(0, model.rfind('/')) + "/faceapi/sample" + std::to_string(i) + ".jpg");
+  }
+  for (const std::string& p : photos) {
+    const std::string name = p.substr(p.rfind('/') + 1);
+    const char* stages[] = {"detect", "landmarks", "pipeline"};
+    for (int stage = 0; stage < 3; ++stage)
+      benchmark::RegisterBenchmark(("photo/" + name + "/" + stages[stage]).c_str(), photo_stage, p, stage)
+          ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -189,6 +189,57 @@ TEST_CASE("face-api.js's pipelines (SSD or tiny detector, 68 or tiny landmarks, 
   set_simd_path("");
 }
 
+TEST_CASE("face-api.js's pipelines on the scalar reference ops") {
+  const std::vector<ref_image> images = reference();
+  const std::string dir = model_dir();
+  const ssd_detector ssd(dir + "/ssd_mobilenetv1.lmt");
+  const face_detector tiny(dir + "/tiny_face_detector.lmt");
+  const landmark_detector full(dir + "/face_landmark_68.lmt"), small(dir + "/face_landmark_68_tiny.lmt");
+  const age_gender_estimator est(dir + "/age_gender.lmt", 255.0);
+  std::map<std::string, record> recs;
+  for (const ref_image& img : images) {
+    const image px = load_image(img.png);
+    const std::vector<face_detection> by_ssd = ssd.detect(px, true), by_tiny = tiny.detect(px, true);
+    const struct {
+      const char* name;
+      const std::vector<face_detection>& faces;
+      const landmark_detector& lm;
+    } runs[] = {{"ssd", by_ssd, full}, {"tiny", by_tiny, full}, {"ssd_tiny_landmarks", by_ssd, small}};
+    for (const auto& run : runs) {
+      std::vector<face_box> boxes;
+      for (const face_detection& d : run.faces) boxes.push_back(d.box);
+      const std::vector<std::vector<face_point>> pts = run.lm.detect(px, boxes, true);
+      const index_t n = static_cast<index_t>(boxes.size()), s = 112;
+      tensor<float> batch({std::max<index_t>(n, 1), s, s, 3});
+      std::vector<face_result> got(boxes.size());
+      for (index_t i = 0; i < n; ++i) {
+        const std::size_t k = static_cast<std::size_t>(i);
+        got[k].box = boxes[k];
+        got[k].score = run.faces[k].score;
+        got[k].landmarks = pts[k];
+        got[k].aligned_box = aligned_box(pts[k]);
+        lmtcnn::detail::prepare_face_crop(px, *got[k].aligned_box, tensor_view<float>(batch.data() + i * s * s * 3, {s, s, 3}));
+      }
+      if (n > 0) {
+        const std::vector<age_gender> ag = est.run(batch.view(), true);
+        for (std::size_t k = 0; k < got.size(); ++k) {
+          got[k].age_years = ag[k].age_years;
+          got[k].p_male = ag[k].p_male;
+          got[k].p_female = ag[k].p_female;
+        }
+      }
+      check(img, run.name, got, "scalar reference", recs[run.name]);
+    }
+  }
+  for (const auto& [name, rec] : recs) {
+    MESSAGE("scalar reference, " << name << ": " << rec.ages.size() << " faces; worst box IoU " << rec.iou << ", |score diff| "
+                                 << rec.score << ", landmark distance " << rec.landmark << " px, aligned box IoU "
+                                 << rec.aligned_iou << ", |p diff| " << rec.p << ", |age diff| " << rec.age
+                                 << " years (median " << median(rec.ages) << ")");
+    CHECK(median(rec.ages) <= 0.05);
+  }
+}
+
 TEST_CASE("SSD box decoding and suppression by hand") {
   // one predictor map of 1 cell x 3 anchors would need 5,118 priors: decode two anchors by hand instead
   const float priors[8] = {0.2f, 0.4f, 0.6f, 0.6f,   // ymin, xmin, ymax, xmax: centre (0.4, 0.5), size (0.4, 0.2)

@@ -182,10 +182,13 @@ class engine_net final : public simd_engine {
   }
 
   /// Folds layer i into the layer that produces its input when that layer feeds only layer i and
-  /// takes it (a convolution's epilogue takes a ReLU or a batch norm's scale and shift).
+  /// takes it (a convolution's epilogue takes a ReLU or a batch norm's scale and shift). An input made
+  /// by a layer already folded leads to the layer it was folded into (depthwise, batch norm, ReLU6:
+  /// both go into the depthwise layer's epilogue).
   void fold(std::size_t i, const std::vector<int>& uses) {
-    const std::uint32_t src = graph_.nodes[i].inputs[0];
-    if (src == 0 || uses[src] != 1 || folded_[src - 1]) return;
+    std::uint32_t src = graph_.nodes[i].inputs[0];
+    while (src != 0 && uses[src] == 1 && folded_[src - 1]) src = graph_.nodes[src - 1].inputs[0];
+    if (src == 0 || uses[src] != 1) return;
     folded_[i] = layers_[i]->fold_into(*layers_[src - 1]);
   }
 
