@@ -5,7 +5,8 @@
 
 Every manifest tensor must be in FILE.lmt with the same shape and bitwise the same float32 values
 as NumPy computes (q * scale + min in float64, rounded to float32, for uint8/uint16 tensors;
-float32 tensors as stored), and the counts must be as expected.
+float32 tensors as stored), and the counts must be as expected. Entries of dtype int32 and scalars are
+constants of the exported TensorFlow graph (the SSD's), not weights: they must not be in FILE.lmt.
 """
 import json
 import os
@@ -40,7 +41,8 @@ def dequantize(manifest_path):
                 raw = np.frombuffer(data, dtype="<f2", count=count, offset=pos)
                 pos += 2 * count
                 v = raw.astype(np.float32)
-            out[w["name"]] = v.reshape(w["shape"])
+            if w["dtype"] == "float32" and len(w["shape"]) > 0:
+                out[w["name"]] = v.reshape(w["shape"])
         assert pos == len(data), "manifest does not cover its shards"
     return out
 
