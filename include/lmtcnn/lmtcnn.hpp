@@ -33,4 +33,6 @@
 #include "lmtcnn/graph/ops.hpp"
 #include "lmtcnn/io/resize.hpp"
 #include "lmtcnn/nets/faceapi.hpp"
+#include "lmtcnn/nets/faceapi_landmarks.hpp"
+#include "lmtcnn/nets/faceapi_ssd.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
