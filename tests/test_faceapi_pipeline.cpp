@@ -19,6 +19,7 @@
 #include "json.hpp"
 #include "lmtcnn/engine/dispatch.hpp"
 #include "lmtcnn/face/face_analyzer.hpp"
+#include "lmtcnn/format/writer.hpp"
 
 using namespace lmtcnn;
 
@@ -293,4 +294,45 @@ TEST_CASE("landmark and SSD files: the wrong kind of model is refused by name") 
   ssd_detector_options so;
   so.min_confidence = 1.5;
   CHECK_THROWS_WITH_AS(ssd_detector(dir + "/ssd_mobilenetv1.lmt", so), doctest::Contains("not between 0 and 1"), error);
+}
+
+TEST_CASE("an SSD file whose prior boxes or outputs do not fit is refused, naming what is wrong") {
+  const std::string dir = model_dir();
+  const weights_file good = weights_file::load(dir + "/ssd_mobilenetv1.lmt");
+  const tensor_map<float> graph_tensors = good.graph_weights<float>();
+  const tensor_view<const float> pv = good.view(faceapi_ssd_priors);
+  tensor<float> priors(pv.shape());
+  std::copy(pv.data(), pv.data() + pv.size(), priors.data());
+  auto load = [&](const graph& g, const tensor_map<float>& tensors) {
+    const std::vector<unsigned char> bytes = serialize_weights(good.meta(), g, tensors);
+    return std::make_shared<const weights_file>(weights_file::from_bytes(bytes.data(), bytes.size(), "bad_ssd.lmt"));
+  };
+  ssd_detector_options o;
+  o.self_test = false;
+  // no prior boxes
+  CHECK_THROWS_WITH_AS(ssd_detector(load(good.net_graph(), graph_tensors), "bad_ssd.lmt", o),
+                       doctest::Contains("Output/extra_dim"), format_error);
+  // a prior box that is not finite
+  tensor_map<float> with_nan = graph_tensors;
+  tensor<float> bad = priors;
+  bad[17] = std::nanf("");
+  with_nan.emplace(faceapi_ssd_priors, std::move(bad));
+  CHECK_THROWS_WITH_AS(ssd_detector(load(good.net_graph(), with_nan), "bad_ssd.lmt", o), doctest::Contains("not finite"),
+                       format_error);
+  // priors of another count
+  tensor_map<float> short_priors = graph_tensors;
+  short_priors.emplace(faceapi_ssd_priors, tensor<float>({1, 100, 4}));
+  CHECK_THROWS_WITH_AS(ssd_detector(load(good.net_graph(), short_priors), "bad_ssd.lmt", o), doctest::Contains("[1,5118,4]"),
+                       format_error);
+  // a graph at another input size gives predictor maps that do not add up to the priors
+  tensor_map<float> all = graph_tensors;
+  all.emplace(faceapi_ssd_priors, priors);
+  CHECK_THROWS_WITH_AS(ssd_detector(load(faceapi_ssd_graph(256), all), "bad_ssd.lmt", o), doctest::Contains("not [512,512,3]"),
+                       format_error);
+  // an output missing
+  graph g = good.net_graph();
+  g.outputs.pop_back();
+  CHECK_THROWS_WITH_AS(ssd_detector(load(g, all), "bad_ssd.lmt", o), doctest::Contains("class_logits_5"), format_error);
+  // and the intact tensors load
+  CHECK_NOTHROW(ssd_detector(load(good.net_graph(), all), "bad_ssd.lmt", o));
 }
