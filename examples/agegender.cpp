@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <new>
@@ -37,7 +38,12 @@ namespace {
 const char* const help_text = R"(usage: agegender [options] PATH...
 
 Finds the faces in photos and estimates the age and gender of each. A PATH is an image file
-(JPEG, PNG or BMP) or a directory, searched recursively for *.jpg, *.jpeg, *.png and *.bmp.
+(JPEG, PNG or BMP), a directory, searched recursively for *.jpg, *.jpeg, *.png and *.bmp, or a
+list file: *.txt holds one image path per line (a line that is not a file's path is read up to its
+first space or tab, so LMTCNN's fold files "path age_label gender_label" work); *.csv and *.tsv have
+a header line, then the path in the first comma- or tab-separated column. Relative paths in a list
+are looked up from the current directory, then from the list's own; blank lines and lines starting
+with # are skipped.
 
 Faces (by default as face-api.js's detectAllFaces().withFaceLandmarks().withAgeAndGender()):
   --detector ssd|tiny|FILE
@@ -77,6 +83,10 @@ Output:
                        null), "gender": "male"|"female", "p_male", "p_female"}], "error": null or a
                        message}. "box" is the detector's; "score" is null when the face was not
                        detected (--no-detect, --box).
+  --csv FILE           also write FILE, one row per face: file, face, x, y, width, height, score,
+                       age (years), age_group, age_group_p, age_group_2, age_group_2_p (the best
+                       and second-best LMTCNN age groups), gender, gender_p, error (a photo without
+                       faces or that failed gets one row with face empty)
   --annotate DIR       also write each photo with its faces boxed, their landmarks dotted and
                        labelled ("F 31": female, 31 years) into DIR, as DIR/<name>.png
   --threads N          photos processed at once (default: the number of CPUs)
@@ -111,7 +121,7 @@ struct settings {
   lmtcnn::face_analyzer_options analyzer;
   std::string model, detector = "ssd", landmarks;  // landmarks "": 68 when detecting, else none
   bool json = false, quiet = false, no_detect = false, has_box = false, ignore_exif = false;
-  std::string annotate_dir;
+  std::string annotate_dir, csv_path;
   unsigned threads = 0;
   std::vector<std::string> paths;
 };
@@ -200,6 +210,8 @@ settings parse(int argc, char** argv) {
       s.json = true;
     } else if (a == "--annotate") {
       s.annotate_dir = value();
+    } else if (a == "--csv") {
+      s.csv_path = value();
     } else if (a == "--threads") {
       s.threads = static_cast<unsigned>(parse_whole(a, value(), 1, 256));
     } else if (a == "--quiet") {
@@ -227,10 +239,56 @@ struct input {
   std::string error;  // set when the path itself is already known to be unusable
 };
 
-bool is_image_name(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
+bool is_image_name(const fs::path& p) {
+  const std::string ext = lower_extension(p);
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+bool is_list_name(const fs::path& p) {
+  const std::string ext = lower_extension(p);
+  return ext == ".txt" || ext == ".csv" || ext == ".tsv";
+}
+
+/// The image paths a list file names, in order (see the help text); an input with an error when the
+/// list cannot be read.
+std::vector<input> read_list(const std::string& list) {
+  constexpr std::uintmax_t max_bytes = 64u << 20;
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(list, ec);
+  if (ec) return {{list, "cannot read the list file (" + ec.message() + ")"}};
+  if (size > max_bytes) return {{list, "list file larger than 64 MiB"}};
+  std::ifstream in(list, std::ios::binary);
+  if (!in) return {{list, "cannot read the list file"}};
+  const std::string ext = lower_extension(list);
+  const char sep = ext == ".csv" ? ',' : '\t';
+  const bool header = ext != ".txt";
+  const fs::path dir = fs::path(list).parent_path();
+  std::vector<input> out;
+  std::string line;
+  for (bool first = true; std::getline(in, line); first = false) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (first && header) continue;
+    if (line.empty() || line[0] == '#') continue;
+    std::string path = line;
+    if (header) {
+      path = line.substr(0, line.find(sep));
+      if (path.size() >= 2 && path.front() == '"' && path.back() == '"') path = path.substr(1, path.size() - 2);
+    } else if (!fs::is_regular_file(path, ec)) {
+      path = line.substr(0, line.find_first_of(" \t"));
+    }
+    if (path.empty()) continue;
+    if (fs::path(path).is_relative() && !fs::exists(path, ec) && fs::exists(dir / path, ec)) path = (dir / path).string();
+    out.push_back({path, {}});
+  }
+  if (in.bad()) return {{list, "cannot read the list file"}};
+  if (out.empty()) out.push_back({list, "the list file names no image"});
+  return out;
 }
 
 std::vector<input> expand(const std::vector<std::string>& paths) {
@@ -238,7 +296,9 @@ std::vector<input> expand(const std::vector<std::string>& paths) {
   for (const std::string& p : paths) {
     std::error_code ec;
     const fs::file_status st = fs::status(p, ec);
-    if (ec || !fs::exists(st)) {
+    if (!ec && fs::is_regular_file(st) && is_list_name(p)) {
+      for (input& i : read_list(p)) out.push_back(std::move(i));
+    } else if (ec || !fs::exists(st)) {
       out.push_back({p, "cannot open (" + (ec ? ec.message() : std::string("No such file or directory")) + ")"});
     } else if (fs::is_directory(st)) {
       std::vector<std::string> found;
@@ -421,7 +481,47 @@ std::string to_json(const outcome& o) {
   return s;
 }
 
-std::string to_table(const outcome& o) {
+/// The best and second-best age groups of a classification result (indices into age_probs).
+std::pair<std::size_t, std::size_t> two_best(const std::vector<double>& p) {
+  std::size_t best = 0, second = p.size() > 1 ? 1 : 0;
+  for (std::size_t k = 0; k < p.size(); ++k)
+    if (p[k] > p[best]) best = k;
+  if (second == best && p.size() > 1) second = best == 0 ? 1 : 0;
+  for (std::size_t k = 0; k < p.size(); ++k)
+    if (k != best && p[k] > p[second]) second = k;
+  return {best, second};
+}
+
+/// One CSV field (RFC 4180: quoted when it holds a comma, quote or line break).
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+const char* const csv_header = "file,face,x,y,width,height,score,age,age_group,age_group_p,age_group_2,age_group_2_p,gender,gender_p,error\n";
+
+std::string to_csv(const outcome& o, const std::vector<std::string>& groups) {
+  auto num = [](double v) { return json_number(v); };
+  if (!o.error.empty() || o.faces.empty()) return csv_field(o.file) + ",,,,,,,,,,,,,," + csv_field(o.error) + "\n";
+  std::string s;
+  for (std::size_t i = 0; i < o.faces.size(); ++i) {
+    const lmtcnn::face_result& f = o.faces[i];
+    std::string age_groups = ",,,";
+    if (!f.age_probs.empty()) {
+      const auto [b, c] = two_best(f.age_probs);
+      auto name = [&](std::size_t k) { return k < groups.size() ? groups[k] : std::to_string(k); };
+      age_groups = csv_field(name(b)) + "," + num(f.age_probs[b]) + "," + csv_field(name(c)) + "," + num(f.age_probs[c]);
+    }
+    s += csv_field(o.file) + "," + std::to_string(i + 1) + "," + num(f.box.x) + "," + num(f.box.y) + "," + num(f.box.width) +
+         "," + num(f.box.height) + "," + (f.score ? num(*f.score) : "") + "," + (f.age_years ? num(*f.age_years) : "") +
+         "," + age_groups + "," + (f.male() ? "male" : "female") + "," + num(f.male() ? f.p_male : f.p_female) + ",\n";
+  }
+  return s;
+}
+
+std::string to_table(const outcome& o, const std::vector<std::string>& groups) {
   char buf[512];
   std::string s = o.file;
   if (!o.error.empty()) return s + "  error: " + o.error + "\n";
@@ -441,14 +541,18 @@ std::string to_table(const outcome& o) {
     if (f.age_years) {
       std::snprintf(age, sizeof age, "%.1f years", *f.age_years);
     } else {
-      std::size_t best = 0;
-      for (std::size_t k = 1; k < f.age_probs.size(); ++k)
-        if (f.age_probs[k] > f.age_probs[best]) best = k;
+      const std::size_t best = two_best(f.age_probs).first;
       std::snprintf(age, sizeof age, "%s (%.2f)", f.age_group.c_str(), f.age_probs.empty() ? 0.0 : f.age_probs[best]);
     }
-    std::snprintf(buf, sizeof buf, "  %-4zu  %-28s  %-5s  %-16s  %-6s  %.2f\n", i + 1, box, score, age,
+    std::snprintf(buf, sizeof buf, "  %-4zu  %-28s  %-5s  %-16s  %-6s  %.2f", i + 1, box, score, age,
                   f.male() ? "male" : "female", f.male() ? f.p_male : f.p_female);
     s += buf;
+    if (f.age_probs.size() > 2) {  // LMTCNN: the second-best age group too, as the original's "Guess @ 2"
+      const std::size_t second = two_best(f.age_probs).second;
+      std::snprintf(buf, sizeof buf, "  2nd: %s (%.2f)", (second < groups.size() ? groups[second] : std::to_string(second)).c_str(), f.age_probs[second]);
+      s += buf;
+    }
+    s += "\n";
   }
   return s;
 }
@@ -500,6 +604,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::ofstream csv;
+  if (!s.csv_path.empty()) {
+    csv.open(s.csv_path, std::ios::binary | std::ios::trunc);
+    if (!csv) {
+      std::fprintf(stderr, "agegender: cannot create %s for --csv (%s)\n", s.csv_path.c_str(), std::strerror(errno));
+      return 2;
+    }
+    csv << csv_header;
+  }
   const std::vector<input> inputs = expand(s.paths);
   const std::vector<std::string> annotated = annotate_paths(inputs, s.annotate_dir);
   const std::size_t n = inputs.size();
@@ -546,11 +659,19 @@ int main(int argc, char** argv) {
     if (!o.error.empty()) ++failed;
     if (progress) std::fputs("\r\033[K", stderr);
     if (!o.warning.empty()) std::fprintf(stderr, "agegender: %s: warning: %s\n", o.file.c_str(), o.warning.c_str());
-    const std::string text = s.json ? to_json(o) : to_table(o);
+    const std::string text = s.json ? to_json(o) : to_table(o, fa->age_groups());
     std::fputs(text.c_str(), stdout);
+    if (csv.is_open()) {
+      csv << to_csv(o, fa->age_groups());
+      csv.flush();
+    }
     std::fflush(stdout);
     if (progress && finished < n) draw_progress();
   }
   for (std::thread& t : workers) t.join();
+  if (csv.is_open() && !csv.flush()) {
+    std::fprintf(stderr, "agegender: cannot write %s\n", s.csv_path.c_str());
+    return 1;
+  }
   return failed ? 1 : 0;
 }

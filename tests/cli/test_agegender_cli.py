@@ -7,6 +7,8 @@ MODEL_DIR holds age_gender.lmt, tiny_face_detector.lmt and faceapi/sample1.jpg .
 build fetches and converts them); DATA_DIR is tests/data (reference outputs of face-api.js computed by
 TensorFlow.js, copied from the shared reference data). Only the standard library is needed.
 """
+import csv
+import io
 import json
 import os
 import shutil
@@ -189,6 +191,54 @@ rc, out, err = run(["--json", nested])
 found = [r["file"] for r in json_lines(out)]
 check(rc == 0 and found == [os.path.join(nested, "a.jpeg"), os.path.join(nested, "b", "c", "deep.PNG")],
       "recursive search: exit %d, found %r" % (rc, found))
+
+# list files: .txt one path per line (LMTCNN's fold files: "path age gender"), .csv/.tsv with a header;
+# relative paths from the current directory, then from the list's; --csv writes one row per face
+lists = os.path.join(work, "lists")
+os.makedirs(os.path.join(lists, "faces"))
+shutil.copy(photos[3][0], os.path.join(lists, "faces", "astronaut.png"))
+with open(os.path.join(lists, "fold.txt"), "w") as f:
+    f.write("faces/astronaut.png 4 1\n# a comment\n\nfaces/missing.jpg 3 0\n%s\n" % photos[0][0])
+with open(os.path.join(lists, "list.csv"), "w") as f:
+    f.write("path,age,gender\nfaces/astronaut.png,4,1\n")
+with open(os.path.join(lists, "list.tsv"), "w") as f:
+    f.write("path\tage\n%s\t4\n" % photos[0][0])
+table_csv = os.path.join(work, "out.csv")
+rc, out, err = run(["--json", "--csv", table_csv, os.path.join(lists, "fold.txt"), os.path.join(lists, "list.csv"),
+                    os.path.join(lists, "list.tsv")])
+results = json_lines(out)
+want_files = [os.path.join(lists, "faces", "astronaut.png"), "faces/missing.jpg", photos[0][0],
+              os.path.join(lists, "faces", "astronaut.png"), photos[0][0]]
+check(rc == 1 and [r["file"] for r in results] == want_files,
+      "list files: exit %d, files %r" % (rc, [r["file"] for r in results]))
+if len(results) == 5:
+    check(results[1]["error"] is not None and "cannot open" in results[1]["error"], "list: the missing entry: %r" % results[1])
+    check(len(results[0]["faces"]) == 1 and len(results[2]["faces"]) == 3, "list: faces %r" % [len(r["faces"]) for r in results])
+    rows = list(csv.DictReader(io.StringIO(open(table_csv).read())))
+    want_rows = sum(max(1, len(r["faces"])) for r in results)
+    check(len(rows) == want_rows, "--csv: %d rows, expected %d" % (len(rows), want_rows))
+    k = 0
+    for r in results:
+        if r["error"] or not r["faces"]:
+            check(rows[k]["file"] == r["file"] and rows[k]["face"] == "" and rows[k]["error"] == (r["error"] or ""),
+                  "--csv: row %d %r" % (k, rows[k]))
+            k += 1
+            continue
+        for i, face in enumerate(r["faces"]):
+            row = rows[k]
+            k += 1
+            check(row["file"] == r["file"] and row["face"] == str(i + 1) and row["error"] == "", "--csv: row %r" % row)
+            check([float(row[c]) for c in ("x", "y", "width", "height")] == face["box"], "--csv: box %r vs %r" % (row, face["box"]))
+            check(float(row["score"]) == face["score"] and float(row["age"]) == face["age"], "--csv: score/age %r" % row)
+            p = face["p_male"] if face["gender"] == "male" else face["p_female"]
+            check(row["gender"] == face["gender"] and float(row["gender_p"]) == p, "--csv: gender %r" % row)
+            check(row["age_group"] == "" and row["age_group_2"] == "", "--csv: an age group from a regression model %r" % row)
+rc, out, err = run(["--csv", os.path.join(work, "no", "such", "dir", "out.csv"), photos[3][0]])
+check(rc == 2 and "--csv" in err, "--csv into a missing directory: exit %d, %r" % (rc, err))
+empty_list = os.path.join(lists, "empty.txt")
+open(empty_list, "w").write("# nothing\n")
+rc, out, err = run([empty_list])
+check(rc == 1 and "names no image" in out, "an empty list: exit %d, %r" % (rc, out))
 
 # ---- 4. usage errors and models that cannot be loaded: exit 2, one clear message ----
 for args, msg in (

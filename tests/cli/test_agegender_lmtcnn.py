@@ -8,6 +8,7 @@ photo is a seeded BMP (no decoder differences). Here, independently of the C++ c
 bilinear resize in NumPy (float64), the 12 crops of LMTCNN's oversampling, the network in PyTorch
 float64 (lmtcnn_torch.forward). Run with Debian's python3 (python3-numpy, python3-torch).
 """
+import csv
 import json
 import os
 import shutil
@@ -107,11 +108,26 @@ for variant, mode in (("2-1", "moving_average"), ("1-1", "batch_statistics")):
             if not ok:
                 failures.append("%s: max |diff| %g; got %r, PyTorch age %r gender %r" % (what, diff, f, want_age.tolist(),
                                                                                        want_gender.tolist()))
-    # the table shows the age group with its probability
-    p = subprocess.run([agegender, "--model", lmt, "--no-detect", photo_path], capture_output=True, text=True)
+    # the table shows the age group with its probability and the second-best group (the original's
+    # "Guess @ 2"); --csv gives both with their probabilities, PyTorch's two best
+    out_csv = os.path.join(work, "LMTCNN-%s.csv" % variant)
+    p = subprocess.run([agegender, "--model", lmt, "--no-detect", "--csv", out_csv, photo_path], capture_output=True, text=True)
+    batch = np.stack(looks(photo.astype(np.float64), False))
+    want_age = lmtcnn_torch.forward(weights, batch, mode)[1].numpy().mean(axis=0)
+    first, second = (int(i) for i in np.argsort(-want_age)[:2])
     checks += 1
-    if p.returncode != 0 or not any(g + " (" in p.stdout for g in GROUPS):
-        failures.append("table with LMTCNN: %s %s" % (p.stdout, p.stderr))
+    table_ok = p.returncode == 0 and "%s (%.2f)" % (GROUPS[first], want_age[first]) in p.stdout and \
+        "2nd: %s (%.2f)" % (GROUPS[second], want_age[second]) in p.stdout
+    if not table_ok:
+        failures.append("table with LMTCNN (want %s then %s): %s %s" % (GROUPS[first], GROUPS[second], p.stdout, p.stderr))
+    rows = list(csv.DictReader(open(out_csv))) if p.returncode == 0 else []
+    checks += 1
+    if not (len(rows) == 1 and rows[0]["age_group"] == GROUPS[first] and rows[0]["age_group_2"] == GROUPS[second] and
+            abs(float(rows[0]["age_group_p"]) - want_age[first]) <= 1e-4 and
+            abs(float(rows[0]["age_group_2_p"]) - want_age[second]) <= 1e-4 and rows[0]["age"] == ""):
+        failures.append("--csv with LMTCNN (want %s %.4f, %s %.4f): %r" % (GROUPS[first], want_age[first], GROUPS[second],
+                                                                          want_age[second], rows))
+    print("LMTCNN-%s table and --csv: best %s, second %s" % (variant, GROUPS[first], GROUPS[second]))
 
 print("%d checks, %d failed" % (checks, len(failures)))
 for f in failures:

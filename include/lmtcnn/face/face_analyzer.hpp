@@ -190,6 +190,12 @@ class face_analyzer {
 
   const face_analyzer_options& options() const { return options_; }
   bool classifies_age() const { return lmtcnn_ != nullptr; }
+  /// The age groups of a classification model (face_result::age_probs is in this order); empty for a
+  /// regression model.
+  const std::vector<std::string>& age_groups() const {
+    static const std::vector<std::string> none;
+    return lmtcnn_ ? lmtcnn_->age_groups() : none;
+  }
 
   /// The faces of an image with their age and gender, best detection first. Takes an image or a
   /// view of pixels held elsewhere (RGB, BGR, RGBA or BGRA, any row stride: see io/image.hpp), read
