@@ -68,6 +68,9 @@ Models (converted .lmt files, see lmtcnn-convert):
                        An LMTCNN-1-1 or LMTCNN-2-1 file uses LMTCNN's preprocessing (the face box
                        resized to 256x256, then to 227x227) and reports an age group.
   --oversample         LMTCNN: average the 12 crops (whole face and 5 crops of 227, each mirrored)
+                       exactly as the original does: the whole face's mirror is not standardized
+  --oversample=standardized
+                       the same 12 crops, all standardized
   --divisor 256|255    face-api.js AgeGenderNet input scale: 256 as trained (default), 255 as the
                        @vladmandic fork does
   Default files (age_gender.lmt, ssd_mobilenetv1.lmt, tiny_face_detector.lmt, face_landmark_68.lmt,
@@ -202,6 +205,9 @@ settings parse(int argc, char** argv) {
       if (s.detector.empty()) usage_error("--detector takes ssd, tiny or a file");
     } else if (a == "--oversample") {
       s.analyzer.oversample = true;
+    } else if (a == "--oversample=standardized") {
+      s.analyzer.oversample = true;
+      s.analyzer.oversample_standardized = true;
     } else if (a == "--divisor") {
       const std::string v = value();
       if (v != "256" && v != "255") usage_error("--divisor takes 256 or 255, not '" + v + "'");

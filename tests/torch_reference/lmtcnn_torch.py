@@ -95,14 +95,23 @@ def same_pad(x, k, stride):
     return F.pad(x, (left, right, top, bottom))
 
 
-def forward(w, image_nhwc, bn_mode):
-    t = {k: torch.from_numpy(v) for k, v in w.items()}
-    s = "multitaskdpcnn/"
-    x = torch.from_numpy(image_nhwc).permute(0, 3, 1, 2)
+def standardize(x):
+    """tf.image.per_image_standardization of each image of an NCHW batch."""
     count = x[0].numel()
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     std = x.std(dim=(1, 2, 3), unbiased=False, keepdim=True)
-    x = (x - mean) / torch.clamp(std, min=1.0 / np.sqrt(count))
+    return (x - mean) / torch.clamp(std, min=1.0 / np.sqrt(count))
+
+
+def forward(w, image_nhwc, bn_mode, standardized=None):
+    """LMTCNN on a batch; standardized: the images to standardize first (default: all, as the graph does)."""
+    t = {k: torch.from_numpy(v) for k, v in w.items()}
+    s = "multitaskdpcnn/"
+    x = torch.from_numpy(image_nhwc).permute(0, 3, 1, 2)
+    if standardized is None:
+        x = standardize(x)
+    else:
+        x = torch.stack([standardize(x[i:i + 1])[0] if standardized[i] else x[i] for i in range(x.shape[0])])
 
     x = F.relu(F.conv2d(x, t[s + "conv1/weights"].permute(3, 2, 0, 1), t[s + "conv1/biases"], stride=4))
     x = F.max_pool2d(x, 3, 2)

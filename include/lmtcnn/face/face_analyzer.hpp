@@ -19,6 +19,9 @@
 //    resized to 227 and the crops at (0,0), (0,29), (29,0), (29,29), (14,14) of the 256 image, each
 //    with its mirror), softmax outputs averaged; the age group with its probabilities. The 12 crops run
 //    as one batch, so a batch-statistics file normalises over them together, as the original code did.
+//    As the original's make_multi_crop_batch does, the mirror of the whole face goes into the network
+//    without per-image standardization (the other 11 crops are standardized); oversample_standardized
+//    standardizes all 12.
 #pragma once
 
 #include <memory>
@@ -32,22 +35,44 @@
 #include "lmtcnn/face/ssd_detector.hpp"
 #include "lmtcnn/engine/model.hpp"
 #include "lmtcnn/nets/lmtcnn.hpp"
+#include "lmtcnn/reference/norm.hpp"
 
 namespace lmtcnn {
+
+namespace detail {
+
+/// The graph without its first node, a per-image standardization of the input: what follows it reads
+/// the input itself. Throws format_error when the graph does not start so.
+inline graph without_input_standardization(const graph& g, const std::string& path) {
+  if (g.nodes.empty() || g.nodes[0].op != op_kind::standardize || g.nodes[0].inputs != std::vector<std::uint32_t>{0})
+    throw format_error(path + ": the graph does not start with the input's standardization");
+  graph out = g;
+  out.nodes.erase(out.nodes.begin());
+  auto shift = [](std::uint32_t id) { return id == 0 ? 0u : id - 1; };  // value 1 (standardized input) becomes 0
+  for (graph_node& n : out.nodes)
+    for (std::uint32_t& id : n.inputs) id = shift(id);
+  for (auto& o : out.outputs) o.second = shift(o.second);
+  return out;
+}
+
+}  // namespace detail
 
 
 /// LMTCNN-1-1 / LMTCNN-2-1 from a converted file, with LMTCNN's preprocessing of a face box.
 class lmtcnn_estimator {
  public:
   /// Loads a converted LMTCNN and runs the file's self-test (unless run_self_test is false).
-  explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false, bool run_self_test = true)
+  explicit lmtcnn_estimator(const std::string& model_path, bool oversample = false, bool run_self_test = true,
+                            bool oversample_standardized = false)
       : lmtcnn_estimator(std::make_shared<const weights_file>(weights_file::load(model_path)), model_path, oversample,
-                         run_self_test) {}
+                         run_self_test, oversample_standardized) {}
 
   /// The same over a file already loaded (model_path names it in messages).
   lmtcnn_estimator(std::shared_ptr<const weights_file> file, const std::string& model_path, bool oversample = false,
-                   bool run_self_test = true)
-      : model_(std::make_shared<const model<float>>(std::move(file))), oversample_(oversample) {
+                   bool run_self_test = true, bool oversample_standardized = false)
+      : model_(std::make_shared<const model<float>>(file)), oversample_(oversample) {
+    if (oversample && !oversample_standardized)  // the crops arrive standardized, or not (the whole face's mirror)
+      raw_model_ = std::make_shared<const model<float>>(detail::without_input_standardization(file->net_graph(), model_path), file);
     const metadata& meta = model_->meta();
     detail::require_family(meta, model_path, "lmtcnn", "an LMTCNN");
     if (run_self_test && model_->has_self_test()) model_->self_test();
@@ -63,6 +88,8 @@ class lmtcnn_estimator {
 
   const std::vector<std::string>& age_groups() const { return groups_; }
   bool oversample() const { return oversample_; }
+  /// With oversample: whether all 12 crops are standardized (false: the original's procedure).
+  bool oversample_standardized() const { return oversample_ && !raw_model_; }
 
   /// The network inputs for a face box: [1 or 12, 227, 227, 3], RGB 0..255.
   tensor<float> inputs(const image_view& img, const face_box& box) const {
@@ -106,8 +133,18 @@ class lmtcnn_estimator {
   /// Age group and gender of one face; the softmax outputs of the looks are averaged.
   face_result predict(const image_view& img, const face_box& box) const {
     img.check();
-    const tensor<float> in = inputs(img, box);
-    const auto out = model_->forward(in.view());
+    tensor<float> in = inputs(img, box);
+    if (raw_model_) {  // the original's procedure: every crop but the whole face's mirror (slot 1) standardized
+      const index_t c = lmtcnn_net<float>::input_size, px = c * c * 3;
+      for (index_t slot = 0; slot < in.dim(0); ++slot) {
+        if (slot == 1) continue;
+        const tensor_view<float> v(in.data() + slot * px, {1, c, c, 3});
+        tensor<float> s({1, c, c, 3});
+        detail::ref::standardize_per_image<float>(v, s.view());
+        std::copy(s.begin(), s.end(), v.data());
+      }
+    }
+    const auto out = (raw_model_ ? raw_model_ : model_)->forward(in.view());
     const tensor<float>& age = out.at("age_probs");
     const tensor<float>& gender = out.at("gender_probs");
     const index_t looks = in.dim(0), groups = age.dim(1);
@@ -131,6 +168,7 @@ class lmtcnn_estimator {
 
  private:
   std::shared_ptr<const model<float>> model_;
+  std::shared_ptr<const model<float>> raw_model_;  ///< the graph after its standardization (original oversampling)
   bool oversample_ = false;
   std::vector<std::string> groups_;
 };
@@ -148,6 +186,7 @@ struct face_analyzer_options {
   ssd_detector_options ssd;         ///< SSD MobileNetV1 settings
   double divisor = 256;   ///< face-api.js AgeGenderNet: 256 (as trained) or 255 (the @vladmandic fork)
   bool oversample = false;  ///< LMTCNN: 12 crops instead of one look
+  bool oversample_standardized = false;  ///< LMTCNN oversampling: standardize all 12 (not the original's procedure)
 };
 
 namespace detail {
@@ -166,7 +205,8 @@ class face_analyzer {
     auto file = std::make_shared<const weights_file>(weights_file::load(o.model));  // read once
     const std::string family = network_family(file->meta());
     if (family == "lmtcnn") {
-      lmtcnn_ = std::make_shared<const lmtcnn_estimator>(std::move(file), o.model, o.oversample);
+      lmtcnn_ = std::make_shared<const lmtcnn_estimator>(std::move(file), o.model, o.oversample, true,
+                                                         o.oversample_standardized);
     } else if (family == "faceapi_age_gender") {
       if (o.oversample) throw error("oversampling is for LMTCNN models, not " + o.model);
       faceapi_ = std::make_shared<const age_gender_estimator>(std::move(file), o.model, o.divisor);
