@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
@@ -34,8 +35,14 @@ inline constexpr std::uint64_t max_source_bytes = 1ull << 31;
 
 /// Reads a whole file (at most 2 GiB).
 inline std::vector<unsigned char> read_file(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st))
+    throw error(path + ": cannot open (" + (ec ? ec.message() : std::string("No such file or directory")) + ")");
+  if (std::filesystem::is_directory(st)) throw error(path + ": is a directory, not a file");
+  if (!std::filesystem::is_regular_file(st)) throw error(path + ": is not a regular file (a device, pipe or socket)");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw error(path + ": cannot open");
+  if (!in) throw error(path + ": cannot open (no permission to read it?)");
   const std::streamoff size = in.tellg();
   if (size < 0) throw error(path + ": cannot read");
   if (static_cast<std::uint64_t>(size) > max_source_bytes) throw error(path + ": larger than 2 GiB");

@@ -252,6 +252,8 @@ for args, msg in (
         (["--divisor", "100", photos[3][0]], "--divisor takes 256 or 255"),
         (["--model"], "--model needs a value"),
         (["--model", os.path.join(bad, "missing.lmt"), photos[3][0]], "missing.lmt: cannot open"),
+        (["--model", bad, photos[3][0]], "is a directory, not a weight file"),
+        (["--detector", "/dev/null", photos[3][0]], "is not a regular file"),
         (["--model", os.path.join(model_dir, "tiny_face_detector.lmt"), photos[3][0]], "not an age/gender network"),
         (["--detector", os.path.join(model_dir, "age_gender.lmt"), photos[3][0]], "not a face detector"),
         (["--oversample", photos[3][0]], "oversampling is for LMTCNN models"),

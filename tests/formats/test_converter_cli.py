@@ -115,6 +115,8 @@ for name, content, pattern in (
             f.write(content)
     expect([convert, path, "-o", out], 1, pattern)
 expect([convert, os.path.join(work, "no_such.npz"), "-o", out], 1, "cannot open")
+expect([convert, work, "-o", out], 1, "is a directory, not a file")
+expect([convert, "/dev/null", "-o", out], 1, "is not a regular file")
 
 # ---- face-api.js manifests, good and bad
 for name, params in (("age_gender_model", "421731 parameters"), ("tiny_face_detector_model", "193321 parameters")):

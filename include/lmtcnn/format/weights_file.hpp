@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -28,6 +29,11 @@ class weights_file {
 
   /// Reads and checks a file. Throws format_error (or error when the file cannot be opened).
   static weights_file load(const std::string& path) {
+    std::error_code ec;
+    const std::filesystem::file_status st = std::filesystem::status(path, ec);
+    if (!ec && std::filesystem::is_directory(st)) throw error(path + ": is a directory, not a weight file");
+    if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+      throw error(path + ": is not a regular file (a device, pipe or socket), not a weight file");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw error(path + ": cannot open weight file");
     const std::streamoff size = in.tellg();
