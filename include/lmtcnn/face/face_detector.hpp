@@ -163,11 +163,7 @@ class face_detector {
     g.input_dims = shape({options.input_size, options.input_size, 3});
     if (g.input_dims != file->net_graph().input_dims) model_ = model<float>(g, file);
     const index_t n_anchors = static_cast<index_t>(anchors_.size() / 2);
-    const std::vector<shape> shapes = infer_shapes(g, 1, [&](const std::string& t, bool& found) {
-      const tensor_entry* e = file->find(t);
-      found = e != nullptr;
-      return found ? e->dims : shape();
-    });
+    const std::vector<shape> shapes = file->shapes_of(g);
     const auto out = std::find_if(g.outputs.begin(), g.outputs.end(), [](const auto& o) { return o.first == "boxes"; });
     if (out == g.outputs.end()) throw format_error(model_path + ": the graph has no 'boxes' output");
     const shape& os = shapes.at(out->second);

@@ -64,11 +64,7 @@ class landmark_detector {
     const graph& g = file->net_graph();
     if (g.input_dims != shape({input_size, input_size, 3}))
       throw format_error(model_path + ": input " + g.input_dims.str() + " is not [112,112,3]");
-    const std::vector<shape> shapes = infer_shapes(g, 1, [&](const std::string& t, bool& found) {
-      const tensor_entry* e = file->find(t);
-      found = e != nullptr;
-      return found ? e->dims : shape();
-    });
+    const std::vector<shape> shapes = file->shapes_of(g);
     const auto out = std::find_if(g.outputs.begin(), g.outputs.end(), [](const auto& o) { return o.first == "landmarks"; });
     if (out == g.outputs.end() || shapes.at(out->second) != shape({1, 2 * points}))
       throw format_error(model_path + ": the graph has no 'landmarks' output of [1,136]");

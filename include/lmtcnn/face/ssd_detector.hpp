@@ -136,11 +136,7 @@ class ssd_detector {
     const graph& g = file->net_graph();
     if (g.input_dims != shape({input_size, input_size, 3}))
       throw format_error(model_path + ": input " + g.input_dims.str() + " is not [512,512,3]");
-    const std::vector<shape> shapes = infer_shapes(g, 1, [&](const std::string& t, bool& found) {
-      const tensor_entry* e = file->find(t);
-      found = e != nullptr;
-      return found ? e->dims : shape();
-    });
+    const std::vector<shape> shapes = file->shapes_of(g);
     index_t total = 0;
     for (int k = 0; k < 6; ++k) {
       const index_t a = faceapi_ssd_anchors[k];

@@ -69,6 +69,15 @@ class weights_file {
     return it == index_.end() ? nullptr : &tensors_[it->second];
   }
 
+  /// infer_shapes of a graph (this file's, or one made from it) on this file's tensors, batch n.
+  std::vector<shape> shapes_of(const graph& g, index_t n = 1) const {
+    return infer_shapes(g, n, [&](const std::string& t, bool& found) {
+      const tensor_entry* e = find(t);
+      found = e != nullptr;
+      return found ? e->dims : shape{};
+    });
+  }
+
   /// A tensor's data; throws format_error when there is no such tensor.
   tensor_view<const float> view(const std::string& name) const {
     const tensor_entry* e = find(name);
@@ -322,11 +331,7 @@ class weights_file {
     }
     if (!r.at_end()) r.fail("bytes left after the outputs");
     try {
-      infer_shapes(graph_, 1, [&](const std::string& t, bool& found) {
-        const tensor_entry* e = find(t);
-        found = e != nullptr;
-        return found ? e->dims : shape{};
-      });
+      shapes_of(graph_);
     } catch (const shape_error& e) {
       r.fail(e.what());
     }
