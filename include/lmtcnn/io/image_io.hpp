@@ -114,12 +114,17 @@ inline std::size_t jpeg_start(const unsigned char* d, std::size_t n) {
 }
 
 /// What is wrong with a JPEG's segment structure ("" when nothing is, or for other formats). The
-/// markers are walked from the start of the image to its end; each segment must lie inside the file
-/// and each Huffman table may define at most 256 codes. (stb_image 2.27, Debian 12's, writes past its
-/// tables when a table claims more: this check keeps such files away from it.)
+/// markers are walked from the start of the image to its end; each segment must lie inside the file,
+/// each Huffman table may define at most 256 codes, and a scan may only use Huffman tables defined
+/// before it (a DC table for a baseline scan or the first pass of a progressive DC scan, an AC table
+/// for a baseline or progressive AC scan). stb_image 2.27, Debian 12's, writes past its tables when a
+/// table claims more codes, and decodes with a table never filled when a scan names an undefined one:
+/// these checks keep such files away from it.
 inline std::string jpeg_structure_error(const unsigned char* d, std::size_t n) {
   std::size_t pos = jpeg_start(d, n);
   if (!pos) return {};
+  bool defined[2][4] = {};  // [DC, AC][table id]
+  bool progressive = false;
   while (pos < n) {
     if (d[pos] != 0xFF) return "corrupt JPEG: no marker at byte " + std::to_string(pos);
     while (pos < n && d[pos] == 0xFF) ++pos;  // fill bytes
@@ -142,7 +147,22 @@ inline std::string jpeg_structure_error(const unsigned char* d, std::size_t n) {
         if (codes > 256)
           return "corrupt JPEG: a Huffman table defines " + std::to_string(codes) + " codes (at most 256)";
         if (end - t - 17 < codes) return "corrupt JPEG: Huffman table values cut short";
+        const unsigned cls = d[t] >> 4, id = d[t] & 15u;
+        if (cls <= 1 && id <= 3) defined[cls][id] = true;  // others: stb_image refuses the table itself
         t += 17 + codes;
+      }
+    }
+    if (m == 0xC2) progressive = true;
+    if (m == 0xDA && len >= 3) {  // start of scan: components' tables, then Ss, Se, Ah/Al
+      const std::size_t ns = d[pos + 2];
+      if (ns >= 1 && ns <= 4 && len >= 2 + 1 + 2 * ns + 3) {
+        const unsigned ss = d[pos + 3 + 2 * ns], ah = d[pos + 5 + 2 * ns] >> 4;
+        for (std::size_t c = 0; c < ns; ++c) {
+          const unsigned dc = d[pos + 4 + 2 * c] >> 4, ac = d[pos + 4 + 2 * c] & 15u;
+          const bool need_dc = progressive ? ss == 0 && ah == 0 : true, need_ac = progressive ? ss > 0 : true;
+          if ((need_dc && dc <= 3 && !defined[0][dc]) || (need_ac && ac <= 3 && !defined[1][ac]))
+            return "corrupt JPEG: a scan uses a Huffman table that is not defined";
+        }
       }
     }
     pos += len;
