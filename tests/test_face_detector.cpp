@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "json.hpp"
+#include "realdata_util.hpp"
 #include "lmtcnn/face/face_analyzer.hpp"
 #include "lmtcnn/face/face_detector.hpp"
 
@@ -24,11 +24,7 @@ namespace {
 
 const std::string data_dir = LMTCNN_TEST_DATA_DIR;
 
-std::string model_dir() {
-  const char* dir = std::getenv("LMTCNN_MODEL_DIR");
-  REQUIRE_MESSAGE(dir != nullptr, "set LMTCNN_MODEL_DIR to the directory holding tiny_face_detector.lmt");
-  return dir;
-}
+using lmtcnn_test::model_dir;
 
 struct reference_image {
   std::string path;      ///< as face-api.js read it (JPEG or PNG)
@@ -47,11 +43,7 @@ constexpr limits lossless_limits{0.99997, 1.5e-5};
 constexpr limits jpeg_limits{0.98, 0.02};
 
 std::vector<reference_image> reference_images() {
-  std::ifstream in(data_dir + "/realdata/detection_reference.json");
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const lmtcnn_tools::json doc = lmtcnn_tools::json_parser::parse(ss.str(), "detection_reference.json");
+  const lmtcnn_tools::json doc = lmtcnn_test::realdata_json(data_dir, "detection_reference.json");
   std::vector<reference_image> images;
   for (const lmtcnn_tools::json& im : doc.get("images")->items) {
     reference_image r;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "json.hpp"
+#include "realdata_util.hpp"
 #include "lmtcnn/face/age_gender.hpp"
 
 using namespace lmtcnn;
@@ -26,11 +26,7 @@ struct reference_face {
 };
 
 std::vector<reference_face> reference_faces() {
-  std::ifstream in(data_dir + "/realdata/age_gender_reference.json");
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const lmtcnn_tools::json doc = lmtcnn_tools::json_parser::parse(ss.str(), "age_gender_reference.json");
+  const lmtcnn_tools::json doc = lmtcnn_test::realdata_json(data_dir, "age_gender_reference.json");
   std::vector<reference_face> faces;
   for (const lmtcnn_tools::json& f : doc.get("faces")->items) {
     reference_face r;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "json.hpp"
+#include "realdata_util.hpp"
 #include "lmtcnn/engine/dispatch.hpp"
 #include "lmtcnn/face/face_analyzer.hpp"
 #include "lmtcnn/format/writer.hpp"
@@ -27,11 +27,7 @@ namespace {
 
 const std::string data_dir = LMTCNN_TEST_DATA_DIR;
 
-std::string model_dir() {
-  const char* dir = std::getenv("LMTCNN_MODEL_DIR");
-  REQUIRE_MESSAGE(dir != nullptr, "set LMTCNN_MODEL_DIR to the directory holding the converted face-api.js models");
-  return dir;
-}
+using lmtcnn_test::model_dir;
 
 struct ref_face {
   face_box box, aligned;
@@ -51,11 +47,7 @@ face_box box_of(const lmtcnn_tools::json& j) {
 }
 
 std::vector<ref_image> reference() {
-  std::ifstream in(data_dir + "/realdata/pipeline_reference.json");
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const lmtcnn_tools::json doc = lmtcnn_tools::json_parser::parse(ss.str(), "pipeline_reference.json");
+  const lmtcnn_tools::json doc = lmtcnn_test::realdata_json(data_dir, "pipeline_reference.json");
   std::vector<ref_image> images;
   for (const lmtcnn_tools::json& im : doc.get("images")->items) {
     ref_image r;
