@@ -93,6 +93,9 @@ Output:
   --annotate DIR       also write each photo with its faces boxed, their landmarks dotted and
                        labelled ("F 31": female, 31 years) into DIR, as DIR/<name>.png
   --threads N          photos processed at once (default: the number of CPUs)
+  --precision P        fp32 (default) or bf16: the convolutions and fully connected layers
+                       multiply bf16 operands (AVX512_BF16 where the CPU has it: faster; elsewhere
+                       no faster). Ages and landmarks then move a little (see README)
   --quiet              no progress bar (it is shown on a terminal for 3 or more photos)
   --version            lmtcnn's version and the SIMD path the networks run on (set LMTCNN_ISA,
                        e.g. LMTCNN_ISA=avx2, to run a lower one)
@@ -222,6 +225,13 @@ settings parse(int argc, char** argv) {
       s.threads = static_cast<unsigned>(parse_whole(a, value(), 1, 256));
     } else if (a == "--quiet") {
       s.quiet = true;
+    } else if (a == "--precision") {
+      const std::string v = value();
+      try {
+        lmtcnn::set_precision(lmtcnn::parse_precision(v));
+      } catch (const lmtcnn::error& e) {
+        usage_error(std::string("--precision: ") + e.what());
+      }
     } else if (a == "--") {
       for (++i; i < argc; ++i) s.paths.emplace_back(argv[i]);
     } else if (a.size() > 1 && a[0] == '-') {

@@ -129,6 +129,37 @@ TEST_CASE("every SIMD path this CPU runs gives the reference answers on the real
   }
 }
 
+TEST_CASE("bf16 on every SIMD path: the ten real faces within 0.5 years of TensorFlow.js, same gender, p within 0.01") {
+  const std::vector<reference_face> faces = reference_faces();
+  const tensor<float> batch = prepared_inputs(faces);
+  set_precision(precision::bf16);
+  for (const std::string& path : simd_paths()) {
+    set_simd_path(path);
+    const model<float> m = model<float>::load(model_path());  // its self-test runs in float32
+    set_simd_path("");
+    REQUIRE(m.arithmetic() == precision::bf16);
+    const std::string what = path + (m.engine()->bf16_dot_products() ? " (AVX512_BF16)" : " (widened)");
+    const auto out = m.forward(batch.view());
+    const auto ref = m.forward_reference(batch.view());  // the scalar reference, rounding the same operands
+    double worst_age = 0, worst_p = 0, worst_ref = 0;
+    for (std::size_t i = 0; i < faces.size(); ++i) {
+      const index_t j = static_cast<index_t>(i);
+      const double age = out.at("age")[j], p_male = out.at("gender_probs")[2 * j];
+      INFO(faces[i].crop << " " << what);
+      CHECK(std::abs(age - faces[i].age[0]) <= 0.5);
+      CHECK((p_male > 0.5) == (faces[i].p_male[0] > 0.5));
+      CHECK(std::abs(p_male - faces[i].p_male[0]) <= 0.01);
+      CHECK(std::abs(age - ref.at("age")[j]) <= 0.05);
+      worst_age = std::max(worst_age, std::abs(age - faces[i].age[0]));
+      worst_p = std::max(worst_p, std::abs(p_male - faces[i].p_male[0]));
+      worst_ref = std::max(worst_ref, std::abs(age - double(ref.at("age")[j])));
+    }
+    MESSAGE("bf16 " << what << ": worst |age diff| " << worst_age << " years, |p_male diff| " << worst_p
+                    << " (TF.js float32); engine vs bf16 reference " << worst_ref << " years");
+  }
+  set_precision(precision::fp32);
+}
+
 TEST_CASE("bad inputs to the estimator give clear errors") {
   const age_gender_estimator est(model_path());
   const image img = load_image(data_dir + "/astronaut_face.png");

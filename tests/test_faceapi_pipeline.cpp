@@ -182,6 +182,48 @@ TEST_CASE("face-api.js's pipelines (SSD or tiny detector, 68 or tiny landmarks, 
   set_simd_path("");
 }
 
+TEST_CASE("bf16 on every SIMD path: both detectors find the reference faces (box IoU >= 0.95)") {
+  const std::vector<ref_image> images = reference();
+  const std::string dir = model_dir();
+  set_precision(precision::bf16);
+  for (const std::string& path : simd_paths()) {
+    set_simd_path(path);
+    for (const char* p : {"ssd", "tiny"}) {
+      face_analyzer_options o;
+      o.model = dir + "/age_gender.lmt";
+      o.detector = dir + "/" + (std::string(p) == "ssd" ? "ssd_mobilenetv1.lmt" : "tiny_face_detector.lmt");
+      o.landmarks = dir + "/face_landmark_68.lmt";
+      o.divisor = 255;
+      const face_analyzer fa(o);
+      double worst_iou = 1, worst_pt = 0, worst_age = 0, worst_p = 0;
+      std::size_t faces = 0;
+      for (const ref_image& img : images) {
+        const std::vector<face_result> got = fa.analyze(load_image(img.png));
+        const std::vector<ref_face>& want = img.pipelines.at(p);
+        INFO(img.name << " " << p << " " << path << " bf16");
+        REQUIRE(got.size() == want.size());
+        for (const ref_face& w : want) {
+          double iou = 0;
+          const face_result* g = match(got, w, iou);
+          REQUIRE(g != nullptr);
+          CHECK(iou >= 0.95);
+          worst_iou = std::min(worst_iou, iou);
+          for (std::size_t k = 0; k < g->landmarks.size(); ++k)
+            worst_pt = std::max(worst_pt, std::hypot(g->landmarks[k].x - w.landmarks[k].x, g->landmarks[k].y - w.landmarks[k].y));
+          worst_age = std::max(worst_age, std::abs(*g->age_years - w.age));
+          worst_p = std::max(worst_p, std::abs((g->male() ? g->p_male : g->p_female) - w.p_gender));
+          ++faces;
+        }
+      }
+      MESSAGE("bf16 " << path << " " << std::string(p) << ": " << faces << " faces, worst box IoU " << worst_iou << "; landmarks within "
+                      << worst_pt << " px, ages within " << worst_age << " years, gender p within " << worst_p
+                      << " (whole pipeline, against TF.js float32)");
+    }
+  }
+  set_simd_path("");
+  set_precision(precision::fp32);
+}
+
 TEST_CASE("face-api.js's pipelines on the scalar reference ops") {
   const std::vector<ref_image> images = reference();
   const std::string dir = model_dir();

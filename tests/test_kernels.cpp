@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <cmath>
 #include <iterator>
 #include <string>
@@ -593,6 +595,170 @@ TEST_CASE_TEMPLATE_DEFINE("element-wise, per-channel and statistics kernels", A,
   measured.report(std::string(A::name()) + " softmax and per-channel", tol_softmax);
 }
 
+TEST_CASE("bf16 rounding: ties to even, NaN and infinity, by hand; whole vectors as the scalar") {
+  CHECK(round_to_bf16(1.0f) == 1.0f);
+  CHECK(round_to_bf16(1.0f + 1.0f / 256) == 1.0f);                  // a tie: to the even 1.0
+  CHECK(round_to_bf16(1.0f + 3.0f / 256) == 1.0f + 1.0f / 64);      // a tie: to the even 1 + 2/128
+  CHECK(round_to_bf16(1.0f + 1.0f / 256 + 1.0f / 65536) == 1.0f + 1.0f / 128);  // above the tie: up
+  CHECK(round_to_bf16(-2.99f) == -2.984375f);                       // steps of 1/64 in [2, 4)
+  CHECK(round_to_bf16(0.1f) == 0.10009765625f);                     // 0x3DCD
+  CHECK(std::isinf(round_to_bf16(3.4028235e38f)));                  // past bf16's largest: infinity
+  CHECK(std::isinf(round_to_bf16(-std::numeric_limits<float>::infinity())));
+  CHECK(std::isnan(round_to_bf16(std::numeric_limits<float>::quiet_NaN())));
+  const std::uint32_t payload_nan = 0x7f800001u;  // a signalling NaN whose payload is all in the low half
+  float snan;
+  std::memcpy(&snan, &payload_nan, sizeof snan);
+  CHECK(std::isnan(round_to_bf16(snan)));
+  CHECK(bf16_bits(1.0f) == 0x3f80);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("bf16: vector rounding equals the scalar on every kind of float", A, bf16_round_id) {
+  constexpr std::size_t w = kernels::width<A>;
+  std::uint64_t x = 88172645463325252ull;
+  std::size_t mismatches = 0;
+  for (int it = 0; it < 4096; ++it) {
+    alignas(64) float in[w], out[w];
+    for (std::size_t j = 0; j < w; ++j) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      std::uint32_t u = static_cast<std::uint32_t>(x);
+      if (it % 4 == 1) u = (u & 0x8000ffffu) | 0x3f800000u;  // near 1: ties and carries
+      if (it % 4 == 2) u = (u & 0x807fffffu) | (it % 8 == 2 ? 0x7f800000u : 0u);  // NaN/inf, subnormal
+      std::memcpy(&in[j], &u, sizeof u);
+    }
+    kernels::round_bf16<A>(kernels::vf<A>::load_aligned(in)).store_aligned(out);
+    for (std::size_t j = 0; j < w; ++j) {
+      const float want = round_to_bf16(in[j]);
+      const bool same = std::isnan(want) ? std::isnan(out[j]) : std::memcmp(&want, &out[j], sizeof want) == 0;
+      mismatches += same ? 0 : 1;
+    }
+  }
+  CHECK_MESSAGE(mismatches == 0, std::string(A::name()));
+}
+
+namespace {
+/// One convolution or fully connected node over seeded weights, for the bf16 layer tests.
+struct bf16_layer_case {
+  std::string what;
+  graph g;
+  tensor_map<float> w;
+  index_t batch;
+};
+
+bf16_layer_case bf16_conv_case(index_t h, index_t wd, index_t cin, index_t cout, index_t k, index_t stride, padding pad,
+                               activation act, bool bias, index_t batch) {
+  graph g;
+  g.input_dims = {h, wd, cin};
+  const op_kind op = k == 1 ? op_kind::pointwise_conv2d : op_kind::conv2d;
+  g.nodes = {{"conv", op, {0}, {"f", bias ? "b" : ""}, {stride, stride, pad == padding::same ? 1 : 0, static_cast<std::int64_t>(act)},
+              act == activation::leaky_relu ? std::vector<double>{0.2} : std::vector<double>{}}};
+  g.outputs = {{"out", 1}};
+  tensor_map<float> w;
+  w.emplace("f", rnd({k, k, cin, cout}, -0.5, 0.5));
+  if (bias) w.emplace("b", rnd({cout}, -0.5, 0.5));
+  return {dims({h, wd, cin}) + " -> " + std::to_string(cout) + " k" + std::to_string(k) + " s" + std::to_string(stride) +
+              " " + to_string(pad) + " act" + std::to_string(static_cast<int>(act)) + " batch " + std::to_string(batch),
+          std::move(g), std::move(w), batch};
+}
+
+bf16_layer_case bf16_dense_case(index_t k, index_t m, activation act, bool bias, index_t batch) {
+  graph g;
+  g.input_dims = {1, 1, k};
+  g.nodes = {{"fc", op_kind::fully_connected, {0}, {"f", bias ? "b" : ""}, {static_cast<std::int64_t>(act)},
+              act == activation::leaky_relu ? std::vector<double>{0.2} : std::vector<double>{}}};
+  g.outputs = {{"out", 1}};
+  tensor_map<float> w;
+  w.emplace("f", rnd({k, m}, -0.5, 0.5));
+  if (bias) w.emplace("b", rnd({m}, -0.5, 0.5));
+  return {"dense " + std::to_string(k) + " -> " + std::to_string(m) + " act" + std::to_string(static_cast<int>(act)) +
+              " batch " + std::to_string(batch),
+          std::move(g), std::move(w), batch};
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE_DEFINE("bf16: convolutions and fully connected layers equal the bf16 reference, both ways, any threads",
+                          A, bf16_layer_id) {
+  std::vector<bf16_layer_case> cases;
+  // pointwise: reductions odd and even around 64 (63 stays float32), columns around the 32-wide panel
+  for (index_t cin : {63, 64, 65, 127, 200})
+    for (index_t cout : {1, 15, 17, 32, 33, 100})
+      cases.push_back(bf16_conv_case(5, 7, cin, cout, 1, cin % 2 ? 1 : 2, padding::valid,
+                                     cout % 2 ? activation::relu : activation::relu6, cout != 15, cin == 65 ? 3 : 1));
+  // standard convolution: LMTCNN's conv1 (7x7x3, stride 4), 3x3 windows over odd channel counts,
+  // every padding case, strides 1/2/4
+  cases.push_back(bf16_conv_case(31, 29, 3, 96, 7, 4, padding::valid, activation::relu, true, 2));
+  cases.push_back(bf16_conv_case(31, 29, 3, 17, 7, 4, padding::same, activation::none, true, 1));
+  for (padding pad : {padding::valid, padding::same})
+    for (index_t stride : {1, 2})
+      for (index_t cin : {3, 8, 13})
+        cases.push_back(bf16_conv_case(9, 11, cin, cin == 13 ? 33 : 16, 3, stride, pad, activation::leaky_relu,
+                                       cin != 8, 1));
+  // fully connected: reductions around 64 and LMTCNN's full1 and full2, columns around a block
+  for (index_t k : {63, 64, 65, 301})
+    for (index_t m : {1, 3, 16, 17, 127, 128, 129, 300})
+      cases.push_back(bf16_dense_case(k, m, m % 2 ? activation::relu : activation::none, m != 16,
+                                      m == 129 ? 5 : m == 17 ? 2 : 1));
+  cases.push_back(bf16_dense_case(9216, 512, activation::relu, true, 3));
+  cases.push_back(bf16_dense_case(512, 8, activation::none, true, 2));
+
+  thread_pool pool(3);
+  std::size_t differing = 0;  // cases where bf16 visibly differs from float32 (the test can tell them apart)
+  for (const bf16_layer_case& c : cases) {
+    const shape& d = c.g.input_dims;
+    const tensor<float> input = rnd({c.batch, d[0], d[1], d[2]}, -1, 1);
+    graph_net<float> ref(c.g, c.w);
+    const tensor<float> fp32 = ref.forward(input.view()).at("out");
+    ref.set_precision(precision::bf16);
+    const tensor<float> want = ref.forward(input.view()).at("out");
+    double gap = 0;
+    for (index_t i = 0; i < want.size(); ++i) gap = std::max(gap, std::abs(double(want[i]) - double(fp32[i])));
+    const index_t k = c.g.nodes[0].op == op_kind::fully_connected ? d[2] : c.w.at("f").dim(0) * c.w.at("f").dim(1) * d[2];
+    if (bf16_multiplies(static_cast<std::size_t>(k))) differing += gap > 1e-4 ? 1 : 0;
+    else CHECK_MESSAGE(gap == 0, c.what << ": a reduction of " << k << " stays float32");
+    for (bool dot : {true, false}) {
+      const engine_net<A> e(c.g, c.w, precision::bf16, dot);
+      const std::string what = std::string(A::name()) + (e.bf16_dot_products() ? " dot " : " widened ") + c.what;
+      check_close(e.forward(input.view()).at("out"), want, static_cast<double>(k), what, tol_gemm);
+      engine_workspace ws;
+      const tensor<float> threaded = e.forward(input.view(), ws, &pool).at("out");
+      check_close(threaded, want, static_cast<double>(k), what + " threads 3", tol_gemm);
+    }
+  }
+  CHECK(differing > cases.size() / 2);
+  measured.report(std::string(A::name()) + " bf16 layers", tol_gemm);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("bf16: whole networks on the engine follow the bf16 reference and stay near float32", A,
+                          bf16_net_id) {
+  for (lmtcnn_variant v : {lmtcnn_variant::v1_1, lmtcnn_variant::v2_1}) {
+    const graph g = lmtcnn_graph(v, batch_norm_mode::moving_average);
+    const tensor_map<float> w = lmtcnn_seeded_weights<float>(v, 7);
+    const shape& d = g.input_dims;
+    const tensor<float> input = seeded::pixels<float>({2, d[0], d[1], d[2]}, 3, "input");
+    graph_net<float> ref(g, w);
+    const auto fp32 = ref.forward(input.view());
+    ref.set_precision(precision::bf16);
+    const auto want = ref.forward(input.view());
+    for (bool allow_dot : {true, false}) {
+      const engine_net<A> e(g, w, precision::bf16, allow_dot);
+      const bool dot = e.bf16_dot_products();
+      const auto got = e.forward(input.view());
+      for (const auto& [name, t] : want) {
+        if (name.find("prob") == std::string::npos) continue;
+        double to_ref = 0, to_fp32 = 0;
+        for (index_t i = 0; i < t.size(); ++i) {
+          to_ref = std::max(to_ref, std::abs(double(got.at(name)[i]) - double(t[i])));
+          to_fp32 = std::max(to_fp32, std::abs(double(got.at(name)[i]) - double(fp32.at(name)[i])));
+        }
+        // activations rounded at a bf16 boundary may round the other way: a few bf16 steps
+        const std::string what = std::string(A::name()) + (dot ? " dot " : " widened ") + to_string(v) + " " + name;
+        CHECK_MESSAGE(to_ref <= 2e-3, what << " vs the bf16 reference " << to_ref);
+        CHECK_MESSAGE(to_fp32 <= 5e-3, what << " vs float32 " << to_fp32);
+        MESSAGE(what << ": max |p diff| to the bf16 reference " << to_ref << ", to float32 " << to_fp32);
+      }
+    }
+  }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("whole networks through the engine equal the reference graph", A, net_id) {
   struct net_case {
     std::string name;
@@ -763,4 +929,7 @@ TEST_CASE_TEMPLATE_APPLY(fc_rows_id, archs);
 TEST_CASE_TEMPLATE_APPLY(fc_long_id, archs);
 TEST_CASE_TEMPLATE_APPLY(misc_id, archs);
 TEST_CASE_TEMPLATE_APPLY(net_id, archs);
+TEST_CASE_TEMPLATE_APPLY(bf16_round_id, archs);
+TEST_CASE_TEMPLATE_APPLY(bf16_layer_id, archs);
+TEST_CASE_TEMPLATE_APPLY(bf16_net_id, archs);
 TEST_CASE_TEMPLATE_APPLY(threads_id, archs);

@@ -22,6 +22,7 @@ namespace {
 const char* usage_text =
     "usage: lmtcnn-inspect FILE [--no-self-test]\n"
     "       lmtcnn-inspect FILE --bench [--threads N] [--runs R] [--batch B] [--warmup W] [--layers]\n"
+    "                                   [--precision fp32|bf16]\n"
     "\n"
     "Checks an lmtcnn weight file and prints its metadata, its graph with every layer's output\n"
     "shape and multiply-accumulates, its tensors with sizes and checksums, and the totals; then\n"
@@ -32,6 +33,9 @@ const char* usage_text =
     "one JSON line: file, network, simd_path (LMTCNN_ISA=avx2, for example, picks a lower one),\n"
     "arch (its xsimd name), batch, threads, runs, median_ms, min_ms, mean_ms,\n"
     "images_per_s (at the median), gflops (at the median) and arena_bytes (activation memory).\n"
+    "--precision bf16 runs the convolutions and fully connected layers on bf16 operands (default\n"
+    "fp32; the variable LMTCNN_PRECISION does the same); \"precision\" says which, and \"bf16_dot\"\n"
+    "whether the CPU's AVX512_BF16 instructions ran them (false: bf16 values widened to float32).\n"
     "--layers adds \"layers\": per layer its name, op, median ms over R more (profiled) calls,\n"
     "GFLOP/s and share of the summed layer times.\n"
     "Exit code 0 when the file is sound and its self-test passes; otherwise 1 with a one-line reason\n"
@@ -69,6 +73,7 @@ void bench(const std::string& path, const bench_options& o) {
   lmtcnn::thread_pool pool(o.threads);
   std::vector<double> ms;
   std::string arch = "reference", simd_path = "none", layers;
+  bool bf16_dot = false;
   std::size_t arena = 0;
   std::int64_t macs = 0;
   const auto shapes = lmtcnn::infer_shapes(g, 1, [&](const std::string& t, bool& found) {
@@ -82,6 +87,10 @@ void bench(const std::string& path, const bench_options& o) {
   const lmtcnn::simd_engine* e = m.engine();
   arch = e->arch_name();
   simd_path = lmtcnn::simd_path();
+  bf16_dot = e->bf16_dot_products();
+  if (m.arithmetic() == lmtcnn::precision::bf16 && !bf16_dot)
+    std::fprintf(stderr, "lmtcnn-inspect: no AVX512_BF16 on the %s path of this CPU: bf16 operands are widened to float32\n",
+                 simd_path.c_str());
   lmtcnn::simd_engine::workspace ws;
   lmtcnn::thread_pool* p = o.threads > 1 ? &pool : nullptr;
   for (int r = 0; r < o.warmup; ++r) e->forward(input.view(), ws, p);
@@ -124,9 +133,10 @@ void bench(const std::string& path, const bench_options& o) {
   const double med = median(ms), lo = *std::min_element(ms.begin(), ms.end());
   std::printf("{\"file\":%s,\"network\":%s,\"simd_path\":\"%s\",\"arch\":\"%s\",\"batch\":%d,\"threads\":%u,\"runs\":%d,"
               "\"median_ms\":%.4f,\"min_ms\":%.4f,\"mean_ms\":%.4f,\"images_per_s\":%.1f,\"gflops\":%.2f,"
-              "\"arena_bytes\":%zu",
+              "\"arena_bytes\":%zu,\"precision\":\"%s\",\"bf16_dot\":%s",
               json_string(path).c_str(), json_string(lmtcnn::network_family(m.meta())).c_str(), simd_path.c_str(), arch.c_str(), o.batch,
-              o.threads, o.runs, med, lo, mean, o.batch * 1e3 / med, flops / (med * 1e6), arena);
+              o.threads, o.runs, med, lo, mean, o.batch * 1e3 / med, flops / (med * 1e6), arena,
+              lmtcnn::precision_name(m.arithmetic()), bf16_dot ? "true" : "false");
   if (o.layers) std::printf(",\"layers\":[%s]", layers.c_str());
   std::printf("}\n");
 }
@@ -218,6 +228,7 @@ struct settings {
   std::string path;
   bool self_test = true, timing = false;
   bench_options bo;
+  bool precision_given = false;
 };
 
 /// Parses the command line; returns an exit code when the program should stop (help, usage error).
@@ -234,6 +245,18 @@ std::optional<int> parse(int argc, char** argv, settings& s) {
       s.timing = true;
     } else if (a == "--layers") {
       bo.layers = true;
+    } else if (a == "--precision") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "lmtcnn-inspect: --precision needs fp32 or bf16\n");
+        return 2;
+      }
+      try {
+        lmtcnn::set_precision(lmtcnn::parse_precision(argv[++i]));
+      } catch (const lmtcnn::error& e) {
+        std::fprintf(stderr, "lmtcnn-inspect: --precision: %s\n", e.what());
+        return 2;
+      }
+      s.precision_given = true;
     } else if (a == "--threads" || a == "--runs" || a == "--batch" || a == "--warmup") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "lmtcnn-inspect: %s needs a value (see --help)\n", a.c_str());
@@ -260,8 +283,8 @@ std::optional<int> parse(int argc, char** argv, settings& s) {
     std::fprintf(stderr, "lmtcnn-inspect: no FILE given (see --help)\n");
     return 2;
   }
-  if (!s.timing && (bo.layers || bo.threads != 1 || bo.runs != 50 || bo.batch != 1 || bo.warmup != 5)) {
-    std::fprintf(stderr, "lmtcnn-inspect: --threads, --runs, --batch, --warmup and --layers go with --bench\n");
+  if (!s.timing && (bo.layers || bo.threads != 1 || bo.runs != 50 || bo.batch != 1 || bo.warmup != 5 || s.precision_given)) {
+    std::fprintf(stderr, "lmtcnn-inspect: --threads, --runs, --batch, --warmup, --layers and --precision go with --bench\n");
     return 2;
   }
   return std::nullopt;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "lmtcnn/core/error.hpp"
+#include "lmtcnn/core/precision.hpp"
 #include "lmtcnn/engine/simd_engine.hpp"
 #include "lmtcnn/graph/graph.hpp"
 #if !defined(LMTCNN_DISPATCH) && !defined(LMTCNN_FORCE_REFERENCE)
@@ -34,7 +35,8 @@ namespace lmtcnn {
 namespace detail {
 
 using engine_weights = std::map<std::string, tensor_view<const float>>;
-using engine_factory = std::shared_ptr<const simd_engine> (*)(graph, engine_weights, std::shared_ptr<const void>);
+using engine_factory = std::shared_ptr<const simd_engine> (*)(graph, engine_weights, std::shared_ptr<const void>,
+                                                               precision);
 
 /// One path this program has: its name, whether this CPU runs it, and how to prepare a network on it.
 struct simd_path_entry {
@@ -56,10 +58,10 @@ inline const std::vector<simd_path_entry>& built_paths() {
 #error "LMTCNN_DISPATCH is for x86-64 with GCC or clang; build without it to use the compile-time path"
 #endif
 // Defined by the per-path translation units (engine/isa_unit.hpp).
-std::shared_ptr<const simd_engine> make_engine_sse2(graph, engine_weights, std::shared_ptr<const void>);
-std::shared_ptr<const simd_engine> make_engine_sse4_2(graph, engine_weights, std::shared_ptr<const void>);
-std::shared_ptr<const simd_engine> make_engine_avx2(graph, engine_weights, std::shared_ptr<const void>);
-std::shared_ptr<const simd_engine> make_engine_avx512(graph, engine_weights, std::shared_ptr<const void>);
+std::shared_ptr<const simd_engine> make_engine_sse2(graph, engine_weights, std::shared_ptr<const void>, precision);
+std::shared_ptr<const simd_engine> make_engine_sse4_2(graph, engine_weights, std::shared_ptr<const void>, precision);
+std::shared_ptr<const simd_engine> make_engine_avx2(graph, engine_weights, std::shared_ptr<const void>, precision);
+std::shared_ptr<const simd_engine> make_engine_avx512(graph, engine_weights, std::shared_ptr<const void>, precision);
 
 // What the CPU reports (CPUID, and for AVX and AVX-512 that the operating system saves their
 // registers, which GCC's and clang's run-time checks include).
@@ -88,8 +90,9 @@ inline const std::vector<simd_path_entry>& built_paths() {
 }
 #else
 template <class A>
-std::shared_ptr<const simd_engine> make_engine_for(graph g, engine_weights w, std::shared_ptr<const void> owner) {
-  return std::make_shared<const engine_net<A>>(std::move(g), std::move(w), std::move(owner));
+std::shared_ptr<const simd_engine> make_engine_for(graph g, engine_weights w, std::shared_ptr<const void> owner,
+                                                   precision p) {
+  return std::make_shared<const engine_net<A>>(std::move(g), std::move(w), std::move(owner), p);
 }
 
 /// The one path the compiler targets.
@@ -100,12 +103,16 @@ inline const std::vector<simd_path_entry>& built_paths() {
 }
 #endif
 
-/// The path chosen for new models: "" for the best; set from LMTCNN_ISA on first use.
+/// The path chosen for new models: "" for the best; set from LMTCNN_ISA on first use. And their
+/// precision: fp32 unless LMTCNN_PRECISION or set_precision says bf16 (an unknown value of the
+/// variable is reported when the first model is made).
 struct simd_path_choice {
   std::mutex mutex;
   std::string name;
+  std::string precision_text;
   simd_path_choice() {
     if (const char* env = std::getenv("LMTCNN_ISA")) name = env;
+    if (const char* env = std::getenv("LMTCNN_PRECISION")) precision_text = env;
   }
 };
 inline simd_path_choice& path_choice() {
@@ -143,9 +150,25 @@ inline const simd_path_entry& chosen_path() {
   return built_paths().back();
 }
 
-/// Prepares a network on the chosen path.
-inline std::shared_ptr<const simd_engine> make_engine(graph g, engine_weights w, std::shared_ptr<const void> owner) {
-  return chosen_path().make(std::move(g), std::move(w), std::move(owner));
+inline precision chosen_precision() {
+  simd_path_choice& c = path_choice();
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lk(c.mutex);
+    text = c.precision_text;
+  }
+  if (text.empty()) return precision::fp32;
+  try {
+    return parse_precision(text);
+  } catch (const error& e) {
+    throw error(std::string("LMTCNN_PRECISION: ") + e.what());
+  }
+}
+
+/// Prepares a network on the chosen path, in precision p.
+inline std::shared_ptr<const simd_engine> make_engine(graph g, engine_weights w, std::shared_ptr<const void> owner,
+                                                      precision p) {
+  return chosen_path().make(std::move(g), std::move(w), std::move(owner), p);
 }
 
 }  // namespace detail
@@ -177,5 +200,19 @@ inline void set_simd_path(const std::string& path) {
   std::lock_guard<std::mutex> lk(c.mutex);
   c.name = path;
 }
+
+/// The precision of the float models made from now on (core/precision.hpp): fp32 by default, or
+/// what the environment variable LMTCNN_PRECISION ("fp32" or "bf16") says. Models made before keep
+/// theirs. bf16 runs on every path; model::engine()->bf16_dot_products() says whether the CPU's
+/// AVX512_BF16 instructions do it.
+inline void set_precision(precision p) {
+  detail::simd_path_choice& c = detail::path_choice();
+  std::lock_guard<std::mutex> lk(c.mutex);
+  c.precision_text = precision_name(p);
+}
+
+/// The precision models made from now on get; throws lmtcnn::error when LMTCNN_PRECISION holds
+/// something else than fp32 or bf16.
+inline precision model_precision() { return detail::chosen_precision(); }
 
 }  // namespace lmtcnn

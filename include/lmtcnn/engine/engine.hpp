@@ -69,14 +69,19 @@ const char* simd_path_name() {
 template <class A = simd_arch>
 class engine_net final : public simd_engine {
  public:
-  /// Prepares a graph over weights that live elsewhere (kept alive by owner); checks it first.
-  engine_net(graph g, std::map<std::string, tensor_view<const float>> weights, std::shared_ptr<const void> owner)
-      : graph_(std::move(g)), weights_(std::move(weights)), owner_(std::move(owner)) {
+  /// Prepares a graph over weights that live elsewhere (kept alive by owner); checks it first. In
+  /// bf16 precision the convolutions and fully connected layers use AVX512_BF16 dot products where
+  /// this is the AVX-512 path, the CPU has them and allow_dot is true, else widened bf16.
+  engine_net(graph g, std::map<std::string, tensor_view<const float>> weights, std::shared_ptr<const void> owner,
+             precision p = precision::fp32, bool allow_dot = true)
+      : graph_(std::move(g)), weights_(std::move(weights)), owner_(std::move(owner)),
+        bf16_(detail::bf16_mode_for<A>(p, allow_dot)) {
     prepare();
   }
 
   /// Prepares a graph over owned weights.
-  engine_net(graph g, const tensor_map<float>& weights) : graph_(std::move(g)) {
+  engine_net(graph g, const tensor_map<float>& weights, precision p = precision::fp32, bool allow_dot = true)
+      : graph_(std::move(g)), bf16_(detail::bf16_mode_for<A>(p, allow_dot)) {
     auto owned = std::make_shared<tensor_map<float>>(weights);
     for (const auto& [name, t] : *owned) weights_.emplace(name, t.view());
     owner_ = std::move(owned);
@@ -85,6 +90,8 @@ class engine_net final : public simd_engine {
 
   const graph& net_graph() const override { return graph_; }
   const char* arch_name() const override { return A::name(); }
+  precision arithmetic() const override { return bf16_ == kernels_bf16::off ? precision::fp32 : precision::bf16; }
+  bool bf16_dot_products() const override { return bf16_ == kernels_bf16::dot; }
 
   using workspace = engine_workspace;
   using simd_engine::forward;
@@ -145,6 +152,7 @@ class engine_net final : public simd_engine {
 
  private:
   using math = detail::layer_math<A>;
+  using kernels_bf16 = detail::kernels::bf16_mode;
 
   void prepare() {
     shapes_ = infer_shapes(graph_, 1, [&](const std::string& t, bool& found) {
@@ -170,7 +178,7 @@ class engine_net final : public simd_engine {
     scratch_floats_ = 64;
     for (std::size_t i = 0; i < count; ++i) {
       const graph_node& node = graph_.nodes[i];
-      layers_.push_back(detail::make_layer<A>(node, shapes_[node.inputs[0]], shapes_[i + 1], weights_));
+      layers_.push_back(detail::make_layer<A>(node, shapes_[node.inputs[0]], shapes_[i + 1], weights_, bf16_));
       scratch_floats_ = std::max(scratch_floats_, layers_[i]->scratch_floats());
       stats_channels_ = std::max(stats_channels_, layers_[i]->stats_channels());
       fold(i, uses);
@@ -298,6 +306,7 @@ class engine_net final : public simd_engine {
   graph graph_;
   std::map<std::string, tensor_view<const float>> weights_;
   std::shared_ptr<const void> owner_;
+  kernels_bf16 bf16_ = kernels_bf16::off;
   std::vector<shape> shapes_;
   std::vector<std::unique_ptr<detail::layer<A>>> layers_;
   std::vector<bool> folded_;  // a batch norm or ReLU that runs in the epilogue of the layer before

@@ -44,8 +44,9 @@
 namespace lmtcnn {
 namespace detail {
 
-std::shared_ptr<const simd_engine> LMTCNN_ISA_UNIT_FACTORY(graph g, engine_weights w, std::shared_ptr<const void> owner) {
-  return std::make_shared<const engine_net<LMTCNN_ISA_UNIT_ARCH>>(std::move(g), std::move(w), std::move(owner));
+std::shared_ptr<const simd_engine> LMTCNN_ISA_UNIT_FACTORY(graph g, engine_weights w, std::shared_ptr<const void> owner,
+                                                           precision p) {
+  return std::make_shared<const engine_net<LMTCNN_ISA_UNIT_ARCH>>(std::move(g), std::move(w), std::move(owner), p);
 }
 
 }  // namespace detail

@@ -19,6 +19,7 @@
 
 #include "lmtcnn/core/thread_pool.hpp"
 #include "lmtcnn/graph/graph.hpp"
+#include "lmtcnn/kernels/bf16.hpp"
 #include "lmtcnn/kernels/conv.hpp"
 #include "lmtcnn/kernels/dense.hpp"
 #include "lmtcnn/kernels/depthwise.hpp"
@@ -163,22 +164,49 @@ inline const float* weight_data(const weight_views& w, const std::string& name) 
   return name.empty() ? nullptr : w.at(name).data();
 }
 
+/// A convolution's or fully connected layer's filter rounded to bf16 (the widened bf16 mode).
+inline tensor<float> bf16_rounded(const tensor_view<const float>& f) {
+  tensor<float> t(f.shape());
+  for (index_t i = 0; i < t.size(); ++i) t[i] = round_to_bf16(f.data()[i]);
+  return t;
+}
+
+/// Whether a layer on path A runs bf16 with dot products (AVX-512 with AVX512_BF16) or widened.
+template <class A>
+kernels::bf16_mode bf16_mode_for(precision p, bool allow_dot) {
+  if (p != precision::bf16) return kernels::bf16_mode::off;
+#if LMTCNN_HAVE_BF16_DOT && defined(__AVX512F__)
+  if (std::is_same_v<A, xsimd::avx512f> && allow_dot && kernels::cpu_has_avx512_bf16()) return kernels::bf16_mode::dot;
+#endif
+  (void)allow_dot;
+  return kernels::bf16_mode::widened;
+}
+
 /// conv2d and pointwise_conv2d: a GEMM over packed filter panels. Unit-stride 1x1 convolutions run
 /// the batch as one matrix, strided 1x1 ones gather their rows, others run the standard convolution.
+/// In bf16 precision every path hands tiles of input rows to the bf16 block (kernels/bf16.hpp); the
+/// standard convolution then gathers every window.
 template <class A>
 class conv_layer final : public epilogue_layer<A> {
   using M = layer_math<A>;
   enum class path { gemm, pointwise_strided, image };
 
  public:
-  conv_layer(const graph_node& node, const shape& in, const shape& out, const weight_views& w) {
+  conv_layer(const graph_node& node, const shape& in, const shape& out, const weight_views& w, kernels::bf16_mode mode) {
     const conv_attrs a = conv_attrs::decode(node);
     const tensor_view<const float>& f = w.at(a.filter);
     const std::size_t k = static_cast<std::size_t>(f.dim(0) * f.dim(1) * f.dim(2));
     const std::size_t nout = static_cast<std::size_t>(f.dim(3));
+    mode_ = bf16_multiplies(k) ? mode : kernels::bf16_mode::off;
     geom_ = M::geometry(in, out, f.dim(0), f.dim(1), a.stride_h, a.stride_w, a.params().pad);
-    this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_gemm_b_size<A>(k, nout))});
-    kernels::pack_gemm_b<A>(f.data(), k, nout, nout, this->packed_.data());
+    if (mode_ == kernels::bf16_mode::dot) {
+      this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_gemm_b_bf16_words(k, nout))});
+      kernels::pack_gemm_b_bf16(f.data(), k, nout, nout, reinterpret_cast<std::uint32_t*>(this->packed_.data()));
+    } else {
+      const tensor<float> rounded = mode_ == kernels::bf16_mode::widened ? bf16_rounded(f) : tensor<float>();
+      this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_gemm_b_size<A>(k, nout))});
+      kernels::pack_gemm_b<A>(rounded.size() ? rounded.data() : f.data(), k, nout, nout, this->packed_.data());
+    }
     this->set_epilogue(weight_data(w, a.bias), nout, a.activation(), a.alpha);
     const bool one = geom_.kh == 1 && geom_.kw == 1;
     path_ = one && geom_.stride_h == 1 && geom_.stride_w == 1 ? path::gemm : one ? path::pointwise_strided : path::image;
@@ -186,6 +214,7 @@ class conv_layer final : public epilogue_layer<A> {
   }
 
   void run(const layer_args& a) const override {
+    if (mode_ != kernels::bf16_mode::off) return run_bf16(a);
     const kernels::conv_geom& g = geom_;
     const float* pk = this->packed_.data();
     const kernels::epilogue_k& ep = this->ep_;
@@ -215,8 +244,59 @@ class conv_layer final : public epilogue_layer<A> {
   }
 
  private:
+  /// Up to mr input rows (rows[r], r < m) times the filter into outs, in bf16; scratch: mr * k floats.
+  void bf16_block(const float* const* rows, std::size_t m, float* const* outs, float* scratch) const {
+    const std::size_t k = geom_.kh * geom_.kw * geom_.in_c;
+#if LMTCNN_HAVE_BF16_DOT && defined(__AVX512F__)
+    if (mode_ == kernels::bf16_mode::dot)
+      return kernels::gemm_block_bf16_dot(rows, m, k, reinterpret_cast<const std::uint32_t*>(this->packed_.data()),
+                                          geom_.out_c, outs, this->ep_, scratch);
+#endif
+    kernels::gemm_block_widened<A>(rows, m, k, this->packed_.data(), geom_.out_c, outs, this->ep_, scratch);
+  }
+
+  void run_bf16(const layer_args& a) const {
+    constexpr std::size_t mr = kernels::gemm_mr<A>();
+    const kernels::conv_geom& g = geom_;
+    const std::size_t k = g.kh * g.kw * g.in_c;
+    const std::size_t in_img = static_cast<std::size_t>(a.in_shape.elements());
+    const std::size_t out_img = static_cast<std::size_t>(a.out_shape.elements());
+    // pixels [p0, p1) of one image (1x1: the window's one input pixel read in place)
+    auto pointwise = [&](const float* in, float* out, std::size_t p0, std::size_t p1, float* scratch) {
+      const float* rows[mr];
+      float* outs[mr];
+      for (std::size_t q = p0; q < p1; q += mr) {
+        const std::size_t m = std::min(mr, p1 - q);
+        for (std::size_t r = 0; r < mr; ++r) {
+          const std::size_t p = q + (r < m ? r : 0), oy = p / g.out_w, ox = p % g.out_w;
+          rows[r] = in + ((oy * g.stride_h - g.pad_top) * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
+          outs[r] = out + p * g.out_c;
+        }
+        bf16_block(rows, m, outs, scratch);
+      }
+    };
+    switch (path_) {
+      case path::gemm:  // image by image, as the strided 1x1
+      case path::pointwise_strided:
+        M::split_rows(a.pool, a.n, g.out_h * g.out_w, mr, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
+          pointwise(a.in + b * in_img, a.out + b * out_img, r0, r1, a.scratch[wk]);
+        });
+        break;
+      case path::image:
+        M::split_rows(a.pool, a.n, g.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
+          float* scratch = a.scratch[wk];
+          kernels::conv2d_image_gathered<A>(a.in + b * in_img, g, a.out + b * out_img, scratch, r0, r1,
+                                            [&](const float* const* rows, std::size_t m, float* const* outs) {
+                                              bf16_block(rows, m, outs, scratch + mr * k);
+                                            });
+        });
+        break;
+    }
+  }
+
   kernels::conv_geom geom_{};
   path path_ = path::image;
+  kernels::bf16_mode mode_ = kernels::bf16_mode::off;
 };
 
 /// depthwise_conv2d: taps packed per channel vector; output rows split across threads.
@@ -251,19 +331,27 @@ class depthwise_layer final : public epilogue_layer<A> {
 };
 
 /// fully_connected: weights packed into column blocks; the blocks split across threads, every image
-/// of the batch in each (so the weights are read once per batch).
+/// of the batch in each (so the weights are read once per batch). In bf16 precision the weights are
+/// packed as bf16 pairs (dot mode) or rounded (widened mode, whose kernel rounds the inputs).
 template <class A>
 class dense_layer final : public epilogue_layer<A> {
   using M = layer_math<A>;
 
  public:
-  dense_layer(const graph_node& node, const shape&, const shape& out, const weight_views& w) {
+  dense_layer(const graph_node& node, const shape&, const shape& out, const weight_views& w, kernels::bf16_mode mode) {
     const dense_attrs a = dense_attrs::decode(node);
     const tensor_view<const float>& f = w.at(a.weights);
     m_ = static_cast<std::size_t>(out[1]);
     const std::size_t k = static_cast<std::size_t>(f.dim(0));
-    this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_dense_size<A>(k, m_))});
-    kernels::pack_dense<A>(f.data(), k, m_, this->packed_.data());
+    mode_ = bf16_multiplies(k) ? mode : kernels::bf16_mode::off;
+    if (mode_ == kernels::bf16_mode::dot) {
+      this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_dense_bf16_words(k, m_))});
+      kernels::pack_dense_bf16(f.data(), k, m_, reinterpret_cast<std::uint32_t*>(this->packed_.data()));
+    } else {
+      const tensor<float> rounded = mode_ == kernels::bf16_mode::widened ? bf16_rounded(f) : tensor<float>();
+      this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_dense_size<A>(k, m_))});
+      kernels::pack_dense<A>(rounded.size() ? rounded.data() : f.data(), k, m_, this->packed_.data());
+    }
     this->set_epilogue(weight_data(w, a.bias), m_, a.activation(), a.alpha);
     this->whole_batch_ = true;
   }
@@ -272,13 +360,27 @@ class dense_layer final : public epilogue_layer<A> {
 
   void run(const layer_args& a) const override {
     const std::size_t k = static_cast<std::size_t>(a.in_shape.elements());
+#if LMTCNN_HAVE_BF16_DOT && defined(__AVX512F__)
+    if (mode_ == kernels::bf16_mode::dot) {
+      const auto* words = reinterpret_cast<const std::uint32_t*>(this->packed_.data());
+      M::split_rows(a.pool, 1, kernels::dense_bf16_blocks(m_), 1, [&](std::size_t, std::size_t b0, std::size_t b1, unsigned) {
+        kernels::dense_bf16_packed(a.in, a.n, k, k, words, m_, a.out, m_, this->ep_, b0, b1);
+      });
+      return;
+    }
+#endif
+    const bool round = mode_ == kernels::bf16_mode::widened;
     M::split_rows(a.pool, 1, kernels::dense_blocks<A>(m_), 1, [&](std::size_t, std::size_t b0, std::size_t b1, unsigned) {
-      kernels::dense_packed<A>(a.in, a.n, k, k, this->packed_.data(), m_, a.out, m_, this->ep_, b0, b1);
+      if (round)
+        kernels::dense_packed<A, true>(a.in, a.n, k, k, this->packed_.data(), m_, a.out, m_, this->ep_, b0, b1);
+      else
+        kernels::dense_packed<A>(a.in, a.n, k, k, this->packed_.data(), m_, a.out, m_, this->ep_, b0, b1);
     });
   }
 
  private:
   std::size_t m_ = 0;
+  kernels::bf16_mode mode_ = kernels::bf16_mode::off;
 };
 
 /// batch_norm: with stored statistics a per-channel scale and shift (folded into the convolution
@@ -527,17 +629,19 @@ class softmax_layer final : public layer<A> {
 };
 
 /// The prepared layer of a node whose shapes infer_shapes has checked.
+/// bf16: the mode of the layers that multiply in bf16 (convolutions but depthwise, fully connected).
 template <class A>
-std::unique_ptr<layer<A>> make_layer(const graph_node& node, const shape& in, const shape& out, const weight_views& w) {
+std::unique_ptr<layer<A>> make_layer(const graph_node& node, const shape& in, const shape& out, const weight_views& w,
+                                     kernels::bf16_mode bf16 = kernels::bf16_mode::off) {
   switch (family_of(node.op)) {
     case op_family::standardize: return std::make_unique<standardize_layer<A>>(node, in, out, w);
     case op_family::channel_normalize: return std::make_unique<channel_normalize_layer<A>>(node, in, out, w);
-    case op_family::conv: return std::make_unique<conv_layer<A>>(node, in, out, w);
+    case op_family::conv: return std::make_unique<conv_layer<A>>(node, in, out, w, bf16);
     case op_family::depthwise: return std::make_unique<depthwise_layer<A>>(node, in, out, w);
     case op_family::batch_norm: return std::make_unique<batch_norm_layer<A>>(node, in, out, w);
     case op_family::lrn: return std::make_unique<lrn_layer<A>>(node, in, out, w);
     case op_family::pool: return std::make_unique<pool_layer<A>>(node, in, out, w);
-    case op_family::dense: return std::make_unique<dense_layer<A>>(node, in, out, w);
+    case op_family::dense: return std::make_unique<dense_layer<A>>(node, in, out, w, bf16);
     case op_family::add: return std::make_unique<add_layer<A>>(node, in, out, w);
     case op_family::relu: return std::make_unique<relu_layer<A>>(node, in, out, w);
     case op_family::softmax: return std::make_unique<softmax_layer<A>>(node, in, out, w);

@@ -96,8 +96,13 @@ class model {
   /// The same on the scalar reference ops.
   std::map<std::string, tensor<T>> forward_reference(tensor_view<const T> input) const { return net_.forward(input); }
 
+  /// The precision the model runs in: that of model_precision() when it was made (float models;
+  /// others fp32). A bf16 model's reference (forward_reference) rounds as its engine does.
+  precision arithmetic() const { return prec_; }
+
   /// Runs the stored input and compares every output with the stored expectation
-  /// (|got - expected| <= abs_tol + rel_tol * |expected|). Throws format_error naming the output
+  /// (|got - expected| <= abs_tol + rel_tol * |expected|); a bf16 model runs it on a float32 copy of
+  /// itself, as the expectations are float32 outputs. Throws format_error naming the output
   /// and the first value that differs; throws format_error when the file has no self-test.
   self_test_report self_test() const {
     if (!spec_) throw format_error(file_name_ + ": has no self-test");
@@ -105,7 +110,7 @@ class model {
       throw format_error(file_name_ + ": self-test input " + test_input_.shape().str() + " is not NHWC");
     std::map<std::string, tensor<T>> got;
     try {
-      got = forward(test_input_.view());
+      got = prec_ == precision::bf16 ? forward_fp32(test_input_.view()) : forward(test_input_.view());
     } catch (const shape_error& e) {
       throw format_error(file_name_ + ": self-test input does not fit the network: " + e.what());
     }
@@ -149,10 +154,24 @@ class model {
   }
 
   void make_engine() {
+    if constexpr (std::is_same_v<T, float>) {
+      prec_ = model_precision();
+      net_.set_precision(prec_);
+#ifndef LMTCNN_FORCE_REFERENCE
+      engine_ = detail::make_engine(net_.net_graph(), net_.weights(), net_.owner(), prec_);
+#endif
+    }
+  }
+
+  /// forward() of the same network in float32, prepared for this call.
+  std::map<std::string, tensor<T>> forward_fp32(tensor_view<const T> input) const {
 #ifndef LMTCNN_FORCE_REFERENCE
     if constexpr (std::is_same_v<T, float>)
-      engine_ = detail::make_engine(net_.net_graph(), net_.weights(), net_.owner());
+      return detail::make_engine(net_.net_graph(), net_.weights(), net_.owner(), precision::fp32)->forward(input);
 #endif
+    graph_net<T> plain = net_;
+    plain.set_precision(precision::fp32);
+    return plain.forward(input);
   }
 
   static tensor<T> copy(const tensor_view<const float>& v) {
@@ -164,6 +183,7 @@ class model {
   std::string file_name_;
   metadata meta_;
   graph_net<T> net_;
+  precision prec_ = precision::fp32;
 #ifndef LMTCNN_FORCE_REFERENCE
   std::shared_ptr<const simd_engine> engine_;  // float models only
 #endif

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lmtcnn/core/precision.hpp"
 #include "lmtcnn/core/tensor.hpp"
 #include "lmtcnn/core/thread_pool.hpp"
 #include "lmtcnn/graph/graph.hpp"
@@ -65,6 +66,10 @@ class simd_engine {
   virtual const graph& net_graph() const = 0;
   /// The instruction set of the kernels, as xsimd names it ("avx512f", "fma3+avx2", "sse4.2", ...).
   virtual const char* arch_name() const = 0;
+  /// The precision the network was prepared in (core/precision.hpp), and for bf16 whether its
+  /// multiplications are AVX512_BF16 dot products (else bf16 operands widened to float32).
+  virtual precision arithmetic() const = 0;
+  virtual bool bf16_dot_products() const = 0;
 
   /// Runs the network on input [n,h,w,c] with the caller's workspace (re-planned when the batch size
   /// changes) and an optional pool; returns the named outputs.

@@ -5,9 +5,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "lmtcnn/core/precision.hpp"
 #include "lmtcnn/graph/graph.hpp"
 #include "lmtcnn/reference/ops.hpp"
 
@@ -15,6 +17,8 @@ namespace lmtcnn {
 
 /// Runs a graph on the scalar reference ops. The weights are looked up by name at construction;
 /// forward() is const and allocates its activations, so one graph_net may serve several threads.
+/// A float network in bf16 precision (core/precision.hpp) rounds the weights and inputs of its
+/// convolutions (standard and pointwise) and fully connected layers to bf16.
 template <class T>
 class graph_net {
  public:
@@ -36,6 +40,20 @@ class graph_net {
   /// The weights by name, and what keeps their storage alive.
   const std::map<std::string, tensor_view<const T>>& weights() const { return views_; }
   const std::shared_ptr<const void>& owner() const { return owner_; }
+
+  /// Switches the arithmetic (float networks only; others stay as they are).
+  void set_precision(precision p) {
+    rounded_.clear();
+    prec_ = std::is_same_v<T, float> ? p : precision::fp32;
+    if (prec_ != precision::bf16) return;
+    for (const graph_node& n : graph_.nodes)
+      if (rounds_in_bf16(n)) {
+        const std::string name = family_of(n.op) == op_family::dense ? dense_attrs::decode(n).weights
+                                                                      : conv_attrs::decode(n).filter;
+        if (!rounded_.count(name)) rounded_.emplace(name, rounded(views_.at(name)));
+      }
+  }
+  precision arithmetic() const { return prec_; }
 
   /// Runs the network on input [n,h,w,c]; returns the named outputs.
   std::map<std::string, tensor<T>> forward(tensor_view<const T> input) const {
@@ -94,6 +112,27 @@ class graph_net {
     return views_.at(name);
   }
 
+  /// A multiplied weight: rounded to bf16 in that precision.
+  tensor_view<const T> wm(const std::string& name) const {
+    const auto it = rounded_.find(name);
+    return it != rounded_.end() ? it->second.view() : w(name);
+  }
+
+  /// Whether node n multiplies in bf16 in that precision: a convolution (not depthwise) or fully
+  /// connected layer with bf16_multiplies of its sums' length.
+  bool rounds_in_bf16(const graph_node& n) const {
+    if (n.op != op_kind::conv2d && n.op != op_kind::pointwise_conv2d && family_of(n.op) != op_family::dense) return false;
+    const shape& d = views_.at(n.tensors.at(0)).shape();
+    const index_t reduction = family_of(n.op) == op_family::dense ? d[0] : d[0] * d[1] * d[2];
+    return bf16_multiplies(static_cast<std::size_t>(reduction));
+  }
+
+  static tensor<T> rounded(tensor_view<const T> v) {
+    tensor<T> t(v.shape());
+    for (index_t i = 0; i < t.size(); ++i) t[i] = static_cast<T>(round_to_bf16(static_cast<float>(v.data()[i])));
+    return t;
+  }
+
   static epilogue<T> make_epilogue(const tensor_view<const T>& bias, activation act) {
     epilogue<T> ep;
     ep.bias = bias;
@@ -109,7 +148,9 @@ class graph_net {
   }
 
   void run_node(const graph_node& node, const std::vector<tensor<T>>& values, tensor<T>& out) const {
-    const tensor_view<const T> in = values[node.inputs[0]].view();
+    tensor<T> in_rounded;  // the multiplied input, in bf16 precision
+    if (prec_ == precision::bf16 && rounds_in_bf16(node)) in_rounded = rounded(values[node.inputs[0]].view());
+    const tensor_view<const T> in = in_rounded.size() ? in_rounded.view() : values[node.inputs[0]].view();
     switch (family_of(node.op)) {
       case op_family::standardize: detail::ref::standardize_per_image<T>(in, out.view()); break;
       case op_family::channel_normalize: {
@@ -125,9 +166,9 @@ class graph_net {
       case op_family::depthwise: {
         const conv_attrs a = conv_attrs::decode(node);
         const epilogue<T> ep = make_epilogue(w(a.bias), a.activation());
-        if (node.op == op_kind::conv2d) detail::ref::conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
+        if (node.op == op_kind::conv2d) detail::ref::conv2d<T>(in, wm(a.filter), a.params(), out.view(), ep);
         if (node.op == op_kind::depthwise_conv2d) detail::ref::depthwise_conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
-        if (node.op == op_kind::pointwise_conv2d) detail::ref::pointwise_conv2d<T>(in, w(a.filter), a.params(), out.view(), ep);
+        if (node.op == op_kind::pointwise_conv2d) detail::ref::pointwise_conv2d<T>(in, wm(a.filter), a.params(), out.view(), ep);
         if (a.activation() == activation::leaky_relu) leaky(out, a.alpha);
         break;
       }
@@ -155,7 +196,7 @@ class graph_net {
       }
       case op_family::dense: {
         const dense_attrs a = dense_attrs::decode(node);
-        detail::ref::fully_connected<T>(in, w(a.weights), out.view(), make_epilogue(w(a.bias), a.activation()));
+        detail::ref::fully_connected<T>(in, wm(a.weights), out.view(), make_epilogue(w(a.bias), a.activation()));
         if (a.activation() == activation::leaky_relu) leaky(out, a.alpha);
         break;
       }
@@ -168,6 +209,8 @@ class graph_net {
   graph graph_;
   std::map<std::string, tensor_view<const T>> views_;
   std::shared_ptr<const void> owner_;  ///< keeps the weights' storage alive
+  precision prec_ = precision::fp32;
+  std::map<std::string, tensor<T>> rounded_;  ///< bf16: the multiplied weights, rounded
 };
 
 }  // namespace lmtcnn

@@ -41,6 +41,30 @@ constexpr std::size_t conv2d_scratch_size(const conv_geom& g) {
   return 2 * gemm_mr<A>() * k;  // two tiles
 }
 
+/// Copies the window of output pixel p (row-major index) into row: kh rows of kw*in_c floats, zeros
+/// where the window lies in the padding.
+inline void gather_patch(const float* in, const conv_geom& g, std::size_t p, float* row) {
+  const std::size_t span = g.kw * g.in_c;
+  const std::size_t oy = p / g.out_w, ox = p % g.out_w;
+  const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
+  const bool x_inside = ix0 >= 0 && ix0 + static_cast<std::ptrdiff_t>(g.kw) <= static_cast<std::ptrdiff_t>(g.in_w);
+  for (std::size_t ky = 0; ky < g.kh; ++ky, row += span) {
+    const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.stride_h + ky) - static_cast<std::ptrdiff_t>(g.pad_top);
+    if (x_inside && iy >= 0 && iy < static_cast<std::ptrdiff_t>(g.in_h)) {  // the window row in one piece
+      std::copy_n(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix0)) * g.in_c, span, row);
+      continue;
+    }
+    for (std::size_t kx = 0; kx < g.kw; ++kx) {
+      const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx);
+      float* dst = row + kx * g.in_c;
+      if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(g.in_h) || ix < 0 || ix >= static_cast<std::ptrdiff_t>(g.in_w))
+        std::fill(dst, dst + g.in_c, 0.f);
+      else
+        std::copy_n(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * g.in_c, g.in_c, dst);
+    }
+  }
+}
+
 /// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
 /// (by default all), so threads may share an image.
 template <class A>
@@ -83,20 +107,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     for (std::size_t r = 0; r < mr; ++r) {
       const std::size_t p = pixel[r < m ? r : 0];
       outs[r] = out + p * g.out_c;
-      float* row = rows + r * k;
-      const std::size_t oy = p / g.out_w, ox = p % g.out_w;
-      const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
-      for (std::size_t ky = 0; ky < g.kh; ++ky, row += span) {
-        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.stride_h + ky) - static_cast<std::ptrdiff_t>(g.pad_top);
-        for (std::size_t kx = 0; kx < g.kw; ++kx) {
-          const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx);
-          float* dst = row + kx * g.in_c;
-          if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(g.in_h) || ix < 0 || ix >= static_cast<std::ptrdiff_t>(g.in_w))
-            std::fill(dst, dst + g.in_c, 0.f);
-          else
-            std::copy_n(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix)) * g.in_c, g.in_c, dst);
-        }
-      }
+      gather_patch(in, g, p, rows + r * k);
     }
     for (std::size_t kk = 0; kk < k; ++kk)
 #pragma GCC unroll 16
@@ -115,6 +126,28 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     }
   }
   if (m > 0) gather_tile(pending, m);
+}
+
+/// One image with every window gathered (the bf16 precision's way: its blocks convert the rows they
+/// get): output pixels of rows [oy_begin, oy_end), mr at a time, their windows copied into rows
+/// (mr * k floats of scratch), then block(row pointers, m, out row pointers).
+template <class A, class Block>
+void conv2d_image_gathered(const float* in, const conv_geom& g, float* out, float* rows, std::size_t oy_begin,
+                           std::size_t oy_end, Block&& block) {
+  constexpr std::size_t mr = gemm_mr<A>();
+  const std::size_t k = g.kh * g.kw * g.in_c, end = std::min(oy_end, g.out_h) * g.out_w;
+  const float* rp[mr];
+  float* outs[mr];
+  for (std::size_t q = oy_begin * g.out_w; q < end; q += mr) {
+    const std::size_t m = std::min(mr, end - q);
+    for (std::size_t r = 0; r < mr; ++r) {
+      const std::size_t rr = r < m ? r : 0;
+      if (r < m) gather_patch(in, g, q + r, rows + r * k);
+      rp[r] = rows + rr * k;
+      outs[r] = out + (q + rr) * g.out_c;
+    }
+    block(rp, m, outs);
+  }
 }
 
 /// A 1x1 convolution with strides (no padding: a 1x1 window never needs any) on one image: the GEMM

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "lmtcnn/core/precision.hpp"
 #include "lmtcnn/kernels/common.hpp"
 
 namespace lmtcnn {
@@ -141,8 +142,9 @@ void pack_dense(const float* wt, std::size_t k, std::size_t m, float* dst) {
 
 namespace impl {
 /// G neighbouring blocks of V vectors each (G > 1: all whole, bw * k floats apart) from column col0,
-/// ncols of them real, for B input rows; p: the first block's k rows.
-template <class A, std::size_t V, std::size_t B, std::size_t G>
+/// ncols of them real, for B input rows; p: the first block's k rows. R: each input value rounded to
+/// bf16 (the widened bf16 precision).
+template <class A, std::size_t V, std::size_t B, std::size_t G, bool R = false>
 void dense_block(const float* x, std::size_t ldx, std::size_t k, const float* p, float* out, std::size_t ldo,
                  const epilogue_k& ep, std::size_t col0, std::size_t ncols) {
   constexpr std::size_t w = width<A>;
@@ -153,7 +155,7 @@ void dense_block(const float* x, std::size_t ldx, std::size_t k, const float* p,
       for (std::size_t u = 0; u < V; ++u) acc[b][g][u] = vf<A>(0.f);
   for (std::size_t i = 0; i < k; ++i, p += V * w) {
     vf<A> xb[B];
-    for (std::size_t b = 0; b < B; ++b) xb[b] = vf<A>(x[b * ldx + i]);
+    for (std::size_t b = 0; b < B; ++b) xb[b] = vf<A>(R ? round_to_bf16(x[b * ldx + i]) : x[b * ldx + i]);
 #pragma GCC unroll 8
     for (std::size_t g = 0; g < G; ++g)
 #pragma GCC unroll 8
@@ -172,7 +174,7 @@ void dense_block(const float* x, std::size_t ldx, std::size_t k, const float* p,
 
 /// G blocks (G > 1: whole ones) for nb input rows: two rows at a time, in subgroups as
 /// dense_group_blocks allows.
-template <class A, std::size_t V, std::size_t G>
+template <class A, std::size_t V, std::size_t G, bool R = false>
 void dense_block_rows(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* p, float* out,
                       std::size_t ldo, const epilogue_k& ep, std::size_t col0, std::size_t ncols) {
   constexpr std::size_t G2 = std::min(G, dense_group_blocks<A, 2>()), bw = V * width<A>;
@@ -180,16 +182,17 @@ void dense_block_rows(const float* x, std::size_t nb, std::size_t ldx, std::size
   std::size_t b = 0;
   for (; b + 2 <= nb; b += 2)
     for (std::size_t g = 0; g < G; g += G2)
-      dense_block<A, V, 2, G2>(x + b * ldx, ldx, k, p + g * bw * k, out + b * ldo + g * bw, ldo, ep, col0 + g * bw,
+      dense_block<A, V, 2, G2, R>(x + b * ldx, ldx, k, p + g * bw * k, out + b * ldo + g * bw, ldo, ep, col0 + g * bw,
                                std::min(ncols - g * bw, G2 * bw));
-  if (b < nb) dense_block<A, V, 1, G>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
+  if (b < nb) dense_block<A, V, 1, G, R>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
 }
 }  // namespace impl
 
 /// out[b][j] = epilogue(sum_i x[b][i] * wt[i][j]) for nb input rows (x + b * ldx, out + b * ldo),
 /// weights packed by pack_dense (64-byte aligned), column blocks [block_begin, block_end) only, so
-/// threads can share a layer. Writes only the m columns; reads no input past k.
-template <class A>
+/// threads can share a layer. Writes only the m columns; reads no input past k. R: the inputs rounded
+/// to bf16 as they are read.
+template <class A, bool R = false>
 void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* packed, std::size_t m,
                   float* out, std::size_t ldo, const epilogue_k& ep, std::size_t block_begin, std::size_t block_end) {
   constexpr std::size_t w = width<A>, nv = dense_block_vectors<A>(), bw = nv * w, G = dense_group_blocks<A, 1>();
@@ -199,23 +202,23 @@ void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k
     float* o = out + col0;
     if constexpr (G > 1) {
       if (blk + G <= block_end && col0 + G * bw <= m) {  // G whole blocks
-        impl::dense_block_rows<A, nv, G>(x, nb, ldx, k, p, o, ldo, ep, col0, G * bw);
+        impl::dense_block_rows<A, nv, G, R>(x, nb, ldx, k, p, o, ldo, ep, col0, G * bw);
         blk += G;
         continue;
       }
     }
     switch (vecs) {
-      case 1: impl::dense_block_rows<A, 1, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 2: impl::dense_block_rows<A, std::min<std::size_t>(2, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 3: impl::dense_block_rows<A, std::min<std::size_t>(3, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 4: impl::dense_block_rows<A, std::min<std::size_t>(4, nv), 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 1: impl::dense_block_rows<A, 1, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 2: impl::dense_block_rows<A, std::min<std::size_t>(2, nv), 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 3: impl::dense_block_rows<A, std::min<std::size_t>(3, nv), 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 4: impl::dense_block_rows<A, std::min<std::size_t>(4, nv), 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
       default:
         if constexpr (nv == 8) {
           switch (vecs) {
-            case 5: impl::dense_block_rows<A, 5, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            case 6: impl::dense_block_rows<A, 6, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            case 7: impl::dense_block_rows<A, 7, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            default: impl::dense_block_rows<A, 8, 1>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 5: impl::dense_block_rows<A, 5, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 6: impl::dense_block_rows<A, 6, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 7: impl::dense_block_rows<A, 7, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            default: impl::dense_block_rows<A, 8, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
           }
         }
         break;
