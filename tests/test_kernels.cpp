@@ -687,6 +687,12 @@ TEST_CASE_TEMPLATE_DEFINE("bf16: convolutions and fully connected layers equal t
   // every padding case, strides 1/2/4
   cases.push_back(bf16_conv_case(31, 29, 3, 96, 7, 4, padding::valid, activation::relu, true, 2));
   cases.push_back(bf16_conv_case(31, 29, 3, 17, 7, 4, padding::same, activation::none, true, 1));
+  // rows wide enough for whole tiles of 12 windows read in place (odd and even window rows)
+  cases.push_back(bf16_conv_case(35, 101, 3, 96, 7, 4, padding::valid, activation::relu, true, 2));
+  cases.push_back(bf16_conv_case(35, 101, 3, 40, 7, 4, padding::same, activation::relu6, false, 1));
+  for (index_t cin : {8, 13})
+    for (padding pad : {padding::valid, padding::same})
+      cases.push_back(bf16_conv_case(7, 43, cin, 33, 3, cin == 8 ? 1 : 2, pad, activation::relu, true, 1));
   for (padding pad : {padding::valid, padding::same})
     for (index_t stride : {1, 2})
       for (index_t cin : {3, 8, 13})

@@ -6,8 +6,10 @@
 //      starts after a 20 ms pause and one untimed call), so machine noise hits them alike; the medians, the minimums and lmtcnn / best peer are printed as a
 //      table and as one JSON line per network and thread count.
 // lmtcnn's time includes its input standardisation (a layer of its graph); the peers get the
-// standardised image computed here.
-//   build/bench/compare/lmtcnn_compare [--runs R]
+// standardised image computed here. With --precision bf16 lmtcnn runs in bf16 (the peers stay fp32),
+// its probabilities must agree within 5e-3, and lmtcnn in fp32 takes its turns too ("lmtcnn-fp32",
+// not a peer), so the table also gives bf16 / fp32.
+//   build/bench/compare/lmtcnn_compare [--runs R] [--precision fp32|bf16]
 #include <omp.h>
 
 #include <algorithm>
@@ -67,14 +69,19 @@ struct contender {
 
 int main(int argc, char** argv) {
   int runs = 300;
+  lmtcnn::precision prec = lmtcnn::precision::fp32;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--runs" && i + 1 < argc) {
       runs = std::max(1, std::atoi(argv[++i]));
+    } else if (std::string(argv[i]) == "--precision" && i + 1 < argc && (std::string(argv[i + 1]) == "fp32" || std::string(argv[i + 1]) == "bf16")) {
+      prec = lmtcnn::parse_precision(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: lmtcnn_compare [--runs R]\n");
+      std::fprintf(stderr, "usage: lmtcnn_compare [--runs R] [--precision fp32|bf16]\n");
       return 2;
     }
   }
+  const bool bf16 = prec == lmtcnn::precision::bf16;
+  const double agreement = bf16 ? 5e-3 : 1e-4;
   using clock = std::chrono::steady_clock;
   std::printf("%-11s %-7s %-8s %12s %12s %s\n", "network", "threads", "library", "median ms", "min ms", "");
   int status = 0;
@@ -82,10 +89,16 @@ int main(int argc, char** argv) {
     const lmtcnn::tensor_map<float> w = lmtcnn::lmtcnn_seeded_weights<float>(v, 1);
     lmtcnn::lmtcnn_options opt;
     opt.bn_mode = lmtcnn::batch_norm_mode::moving_average;
+    lmtcnn::set_precision(lmtcnn::precision::fp32);
+    const lmtcnn::lmtcnn_net<float> net_fp32(w, opt);
+    lmtcnn::set_precision(prec);
     const lmtcnn::lmtcnn_net<float> net(w, opt);
     const lmtcnn::tensor<float> image = lmtcnn::seeded::pixels<float>({1, 227, 227, 3}, 7, "compare");
     const std::vector<float> std_image = standardized(image);
     const lmtcnn::lmtcnn_output<float> ours = net.forward(image.view());
+    std::printf("# %s: lmtcnn in %s on the %s path%s\n", net.name().c_str(), lmtcnn::precision_name(prec),
+                lmtcnn::simd_path().c_str(), !bf16 ? "" : net.net_model().engine()->bf16_dot_products() ? " with AVX512_BF16"
+                                                                   : " without AVX512_BF16: bf16 widened to float32");
     for (unsigned threads : {1u, 2u}) {
       // oneDNN fixes a primitive's thread count when the primitive is created: build it for this count
       omp_set_num_threads(static_cast<int>(threads));
@@ -96,7 +109,7 @@ int main(int argc, char** argv) {
         const double d_age = max_diff(age, ours.age_probs.data()), d_gender = max_diff(gender, ours.gender_probs.data());
         std::printf("# %s, %u thread(s): %s vs lmtcnn max |diff| age probs %.2g, gender probs %.2g\n",
                     net.name().c_str(), threads, peer, d_age, d_gender);
-        if (!(d_age <= 1e-4 && d_gender <= 1e-4)) {
+        if (!(d_age <= agreement && d_gender <= agreement)) {
           std::fprintf(stderr, "lmtcnn_compare: %s's outputs differ from lmtcnn's\n", peer);
           status = 1;
         }
@@ -116,6 +129,12 @@ int main(int argc, char** argv) {
                       const auto out = threads > 1 ? net.forward(image.view(), pool) : net.forward(image.view());
                       if (!(out.age_probs.data()[0] >= 0)) std::abort();
                     }, {}});
+      const std::size_t peers_from = bf16 ? 2 : 1;
+      if (bf16)
+        cs.push_back({"lmtcnn-fp32", [&] {
+                        const auto out = threads > 1 ? net_fp32.forward(image.view(), pool) : net_fp32.forward(image.view());
+                        if (!(out.age_probs.data()[0] >= 0)) std::abort();
+                      }, {}});
       cs.push_back({"oneDNN", [&] { dnnl_net.run(std_image.data()); }, {}});
 #ifdef LMTCNN_COMPARE_XNNPACK
       cs.push_back({"XNNPACK", [&] { xnn_net.run(std_image.data()); }, {}});
@@ -135,10 +154,11 @@ int main(int argc, char** argv) {
           }
         }
       double best_peer = 1e300;
-      for (std::size_t i = 1; i < cs.size(); ++i) best_peer = std::min(best_peer, median(cs[i].ms));
+      for (std::size_t i = peers_from; i < cs.size(); ++i) best_peer = std::min(best_peer, median(cs[i].ms));
       const double ours_ms = median(cs[0].ms);
       std::string json = "{\"network\":\"" + net.name() + "\",\"threads\":" + std::to_string(threads) +
-                         ",\"batch\":1,\"runs\":" + std::to_string(runs);
+                         ",\"batch\":1,\"runs\":" + std::to_string(runs) + ",\"precision\":\"" +
+                         lmtcnn::precision_name(prec) + "\"";
       for (const contender& c : cs) {
         const double m = median(c.ms), lo = *std::min_element(c.ms.begin(), c.ms.end());
         std::printf("%-11s %-7u %-8s %12.3f %12.3f\n", net.name().c_str(), threads, c.name.c_str(), m, lo);
@@ -147,7 +167,15 @@ int main(int argc, char** argv) {
         json += b;
       }
       char b[96];
-      std::snprintf(b, sizeof b, ",\"ratio_lmtcnn_to_best_peer\":%.3f}", ours_ms / best_peer);
+      std::snprintf(b, sizeof b, ",\"ratio_lmtcnn_to_best_peer\":%.3f", ours_ms / best_peer);
+      json += b;
+      if (bf16) {
+        std::snprintf(b, sizeof b, ",\"ratio_bf16_to_fp32\":%.3f", ours_ms / median(cs[1].ms));
+        json += b;
+        std::printf("%-11s %-7u %-8s %12.3f   (lmtcnn bf16 / lmtcnn fp32)\n", net.name().c_str(), threads, "ratio",
+                    ours_ms / median(cs[1].ms));
+      }
+      std::snprintf(b, sizeof b, "}");
       std::printf("%-11s %-7u %-8s %12.3f   (lmtcnn / best peer)\n", net.name().c_str(), threads, "ratio",
                   ours_ms / best_peer);
       std::printf("%s%s\n", "# ", (json + b).c_str());

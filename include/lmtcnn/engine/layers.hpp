@@ -199,7 +199,11 @@ class conv_layer final : public epilogue_layer<A> {
     const std::size_t nout = static_cast<std::size_t>(f.dim(3));
     mode_ = bf16_multiplies(k) ? mode : kernels::bf16_mode::off;
     geom_ = M::geometry(in, out, f.dim(0), f.dim(1), a.stride_h, a.stride_w, a.params().pad);
-    if (mode_ == kernels::bf16_mode::dot) {
+    const bool one = f.dim(0) == 1 && f.dim(1) == 1;
+    if (mode_ == kernels::bf16_mode::dot && !one) {  // windows padded to even rows, read in place
+      this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_conv_bf16_words(geom_))});
+      kernels::pack_conv_bf16(f.data(), geom_, reinterpret_cast<std::uint32_t*>(this->packed_.data()));
+    } else if (mode_ == kernels::bf16_mode::dot) {
       this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_gemm_b_bf16_words(k, nout))});
       kernels::pack_gemm_b_bf16(f.data(), k, nout, nout, reinterpret_cast<std::uint32_t*>(this->packed_.data()));
     } else {
@@ -208,9 +212,12 @@ class conv_layer final : public epilogue_layer<A> {
       kernels::pack_gemm_b<A>(rounded.size() ? rounded.data() : f.data(), k, nout, nout, this->packed_.data());
     }
     this->set_epilogue(weight_data(w, a.bias), nout, a.activation(), a.alpha);
-    const bool one = geom_.kh == 1 && geom_.kw == 1;
     path_ = one && geom_.stride_h == 1 && geom_.stride_w == 1 ? path::gemm : one ? path::pointwise_strided : path::image;
     this->scratch_floats_ = kernels::conv2d_scratch_size<A>(geom_);
+#if LMTCNN_HAVE_BF16_DOT && defined(__AVX512F__)
+    if (mode_ == kernels::bf16_mode::dot && path_ == path::image)
+      this->scratch_floats_ = std::max(this->scratch_floats_, kernels::conv_bf16_scratch_floats(geom_));
+#endif
   }
 
   void run(const layer_args& a) const override {
@@ -283,6 +290,15 @@ class conv_layer final : public epilogue_layer<A> {
         });
         break;
       case path::image:
+#if LMTCNN_HAVE_BF16_DOT && defined(__AVX512F__)
+        if (mode_ == kernels::bf16_mode::dot) {
+          const auto* words = reinterpret_cast<const std::uint32_t*>(this->packed_.data());
+          M::split_rows(a.pool, a.n, g.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
+            kernels::conv2d_image_bf16_dot(a.in + b * in_img, g, words, a.out + b * out_img, this->ep_, a.scratch[wk], r0, r1);
+          });
+          break;
+        }
+#endif
         M::split_rows(a.pool, a.n, g.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
           float* scratch = a.scratch[wk];
           kernels::conv2d_image_gathered<A>(a.in + b * in_img, g, a.out + b * out_img, scratch, r0, r1,

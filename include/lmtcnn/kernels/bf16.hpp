@@ -13,8 +13,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "lmtcnn/core/precision.hpp"
+#include "lmtcnn/kernels/conv.hpp"
 #include "lmtcnn/kernels/gemm.hpp"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
@@ -130,6 +133,32 @@ inline void pack_dense_bf16(const float* wt, std::size_t k, std::size_t m, std::
   }
 }
 
+// Standard convolution in dot mode: the reduction runs over window rows padded to an even length
+// (span2 = kw * in_c rounded up to even: a zero weight after each odd-length row), so a pair never
+// straddles two window rows. Interior tiles then read their pairs in place from a bf16 copy of the
+// input rows the tile band needs; the rest gather their windows (gather_patch with row_span).
+
+/// Window row length padded to even.
+constexpr std::size_t conv_bf16_span(const conv_geom& g) { return (g.kw * g.in_c + 1) / 2 * 2; }
+
+/// Words of the packed filter, and floats of scratch a worker needs.
+inline std::size_t packed_conv_bf16_words(const conv_geom& g) {
+  return packed_gemm_b_bf16_words(g.kh * conv_bf16_span(g), g.out_c);
+}
+inline std::size_t conv_bf16_scratch_floats(const conv_geom& g) {
+  const std::size_t k2 = g.kh * conv_bf16_span(g);
+  return (g.in_h * g.in_w * g.in_c + 64) / 2 + 12 * k2 + 12 * k2 / 2 + 64;
+}
+
+/// Packs filter [kh,kw,cin,cout] for conv2d_image_bf16_dot.
+inline void pack_conv_bf16(const float* f, const conv_geom& g, std::uint32_t* dst) {
+  const std::size_t span = g.kw * g.in_c, span2 = conv_bf16_span(g), n = g.out_c;
+  std::vector<float> padded(g.kh * span2 * n, 0.f);
+  for (std::size_t ky = 0; ky < g.kh; ++ky)
+    std::copy_n(f + ky * span * n, span * n, padded.data() + ky * span2 * n);
+  pack_gemm_b_bf16(padded.data(), g.kh * span2, n, n, dst);
+}
+
 /// Column blocks of a fully connected layer in bf16 dot mode.
 constexpr std::size_t dense_bf16_blocks(std::size_t m) { return (m + 127) / 128; }
 
@@ -181,27 +210,30 @@ LMTCNN_TARGET_BF16 inline void gemm_bf16_tile(const std::uint32_t* a, std::size_
 }
 
 /// Fully connected, one block of V vectors (16 columns each) from column col0, ncols of them real,
-/// for B input rows; p: the block's packed words.
+/// for B input rows; p: the block's packed words. The inputs are converted to pair words a chunk at a
+/// time on the stack (vector conversions, then one broadcast per pair and row).
 template <std::size_t V, std::size_t B>
 LMTCNN_TARGET_BF16 void dense_bf16_block(const float* x, std::size_t ldx, std::size_t k, const std::uint32_t* p,
                                          float* out, std::size_t ldo, const epilogue_k& ep, std::size_t col0,
                                          std::size_t ncols) {
   using A = xsimd::avx512f;
+  constexpr std::size_t chunk = 256;  // pairs of k per conversion
+  alignas(64) std::uint32_t xw[B][chunk];
   __m512 acc[B][V];
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t u = 0; u < V; ++u) acc[b][u] = _mm512_setzero_ps();
-  const std::size_t kp_count = bf16_pair_words(k), whole = k / 2;
-  for (std::size_t kp = 0; kp < kp_count; ++kp, p += V * 16) {
-    __m512bh xb[B];
-    for (std::size_t b = 0; b < B; ++b) {
-      const float* xr = x + b * ldx + 2 * kp;
-      const std::uint32_t pair = bf16_bits(xr[0]) | (kp < whole ? static_cast<std::uint32_t>(bf16_bits(xr[1])) << 16 : 0u);
-      xb[b] = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
-    }
+  const std::size_t kp_count = bf16_pair_words(k);
+  for (std::size_t kc = 0; kc < kp_count; kc += chunk) {
+    const std::size_t pairs = std::min(chunk, kp_count - kc);
+    for (std::size_t b = 0; b < B; ++b) row_to_bf16_pairs(x + b * ldx + 2 * kc, std::min(2 * pairs, k - 2 * kc), xw[b]);
+    for (std::size_t kp = 0; kp < pairs; ++kp, p += V * 16) {
+      __m512bh xb[B];
+      for (std::size_t b = 0; b < B; ++b) xb[b] = (__m512bh)_mm512_set1_epi32(static_cast<int>(xw[b][kp]));
 #pragma GCC unroll 8
-    for (std::size_t u = 0; u < V; ++u) {
-      const __m512bh wv = (__m512bh)_mm512_load_si512(p + u * 16);
-      for (std::size_t b = 0; b < B; ++b) acc[b][u] = _mm512_dpbf16_ps(acc[b][u], xb[b], wv);
+      for (std::size_t u = 0; u < V; ++u) {
+        const __m512bh wv = (__m512bh)_mm512_load_si512(p + u * 16);
+        for (std::size_t b = 0; b < B; ++b) acc[b][u] = _mm512_dpbf16_ps(acc[b][u], xb[b], wv);
+      }
     }
   }
   for (std::size_t b = 0; b < B; ++b)
@@ -229,6 +261,104 @@ LMTCNN_TARGET_BF16 inline void gemm_block_bf16_dot(const float* const* rows, std
   for (std::size_t r = 0; r < 12; ++r) impl::row_to_bf16_pairs(rows[r < m ? r : 0], k, a + r * words);
   for (std::size_t p = 0; p < n; p += 32)
     impl::gemm_bf16_tile(a, words, bpacked + p * words, words, out, m, p, std::min<std::size_t>(32, n - p), ep);
+}
+
+namespace impl {
+/// One pair of k for the 12 rows of a window tile (mask: which halves of the pair word count).
+LMTCNN_TARGET_BF16 LMTCNN_ALWAYS_INLINE void window_step(__m512 (&acc0)[12], __m512 (&acc1)[12],
+                                                         const std::uint32_t*& bpanel, const std::uint16_t* const* rows,
+                                                         std::size_t j, std::uint32_t mask) {
+  const __m512bh b0 = (__m512bh)_mm512_load_si512(bpanel);
+  const __m512bh b1 = (__m512bh)_mm512_load_si512(bpanel + 16);
+  bpanel += 32;
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < 12; ++r) {
+    std::uint32_t word;
+    std::memcpy(&word, rows[r] + 2 * j, sizeof word);
+    const __m512bh ar = (__m512bh)_mm512_set1_epi32(static_cast<int>(word & mask));
+    acc0[r] = _mm512_dpbf16_ps(acc0[r], ar, b0);
+    acc1[r] = _mm512_dpbf16_ps(acc1[r], ar, b1);
+  }
+}
+
+/// The 12 x 32 tile over windows read in place from the bf16 image: tile row r's window starts at
+/// a + r * lda (elements), window rows row_stride apart, each span elements long (the last pair of an
+/// odd span has its second half masked to zero).
+LMTCNN_TARGET_BF16 inline void gemm_bf16_tile_window(const std::uint16_t* a, std::size_t lda, std::size_t kh,
+                                                     std::size_t span, std::size_t row_stride,
+                                                     const std::uint32_t* bpanel, float* const* out, std::size_t col,
+                                                     std::size_t ncols, const epilogue_k& ep) {
+  using A = xsimd::avx512f;
+  constexpr std::size_t mr = 12;
+  __m512 acc0[mr], acc1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  const std::size_t whole = span / 2;
+  for (std::size_t ky = 0; ky < kh; ++ky) {
+    const std::uint16_t* rows[mr];
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r) rows[r] = a + r * lda + ky * row_stride;
+    for (std::size_t j = 0; j < whole; ++j) window_step(acc0, acc1, bpanel, rows, j, 0xffffffffu);
+    if (span % 2) window_step(acc0, acc1, bpanel, rows, whole, 0x0000ffffu);
+  }
+  vf<A> v0[mr], v1[mr];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < mr; ++r) {
+    v0[r] = vf<A>(acc0[r]);
+    v1[r] = vf<A>(acc1[r]);
+  }
+  gemm_tile_store<A>(v0, v1, out, mr, col, ncols, ep);
+}
+
+/// n floats into bf16 (round to nearest even), 32 at a time.
+LMTCNN_TARGET_BF16 inline void floats_to_bf16(const float* src, std::size_t n, std::uint16_t* dst) {
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm512_storeu_si512(dst + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i)));
+  for (; i < n; ++i) dst[i] = bf16_bits(src[i]);
+}
+}  // namespace impl
+
+/// Standard convolution of one image in dot mode, output rows [oy_begin, oy_end); bpacked from
+/// pack_conv_bf16; scratch: conv_bf16_scratch_floats(g) floats.
+LMTCNN_TARGET_BF16 inline void conv2d_image_bf16_dot(const float* in, const conv_geom& g, const std::uint32_t* bpacked,
+                                                     float* out, const epilogue_k& ep, float* scratch,
+                                                     std::size_t oy_begin, std::size_t oy_end) {
+  constexpr std::size_t mr = 12;
+  oy_end = std::min(oy_end, g.out_h);
+  if (oy_begin >= oy_end) return;
+  const std::size_t span = g.kw * g.in_c, span2 = conv_bf16_span(g), k2 = g.kh * span2, words = k2 / 2;
+  const std::size_t row_elems = g.in_w * g.in_c;
+  auto* img = reinterpret_cast<std::uint16_t*>(scratch);  // the image's layout; only the band's rows filled
+  float* rows = scratch + (g.in_h * g.in_w * g.in_c + 64) / 2;
+  auto* pairs = reinterpret_cast<std::uint32_t*>(rows + mr * k2);
+  // the input rows of this band's windows
+  const std::ptrdiff_t first = static_cast<std::ptrdiff_t>(oy_begin * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
+  const std::ptrdiff_t last = static_cast<std::ptrdiff_t>((oy_end - 1) * g.stride_h + g.kh) - static_cast<std::ptrdiff_t>(g.pad_top);
+  const std::size_t iy0 = static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, first));
+  const std::size_t iy1 = static_cast<std::size_t>(std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(g.in_h), last));
+  if (iy0 < iy1) impl::floats_to_bf16(in + iy0 * row_elems, (iy1 - iy0) * row_elems, img + iy0 * row_elems);
+  img[iy1 * row_elems] = 0;  // the one element an odd span's last pair may read past the band (masked off)
+  float* outs[mr];
+  conv2d_tiles<mr>(
+      g, oy_begin, oy_end,
+      [&](std::size_t oy, std::size_t ox, std::size_t wy, std::size_t wx) {
+        for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+        const std::uint16_t* a = img + wy * row_elems + wx * g.in_c;
+        for (std::size_t p = 0; p < g.out_c; p += 32)
+          impl::gemm_bf16_tile_window(a, g.stride_w * g.in_c, g.kh, span, row_elems, bpacked + p * words, outs, p,
+                                      std::min<std::size_t>(32, g.out_c - p), ep);
+      },
+      [&](const std::size_t* pixel, std::size_t m) {
+        for (std::size_t r = 0; r < mr; ++r) {
+          const std::size_t p = pixel[r < m ? r : 0];
+          outs[r] = out + p * g.out_c;
+          if (r < m) gather_patch(in, g, p, rows + r * k2, span2);
+          impl::row_to_bf16_pairs(rows + (r < m ? r : 0) * k2, k2, pairs + r * words);
+        }
+        for (std::size_t p = 0; p < g.out_c; p += 32)
+          impl::gemm_bf16_tile(pairs, words, bpacked + p * words, words, outs, m, p, std::min<std::size_t>(32, g.out_c - p), ep);
+      });
 }
 
 /// Fully connected in dot mode: out[b][j] = epilogue(sum_i x[b][i] * wt[i][j]) for nb input rows,

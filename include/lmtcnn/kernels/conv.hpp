@@ -42,13 +42,16 @@ constexpr std::size_t conv2d_scratch_size(const conv_geom& g) {
 }
 
 /// Copies the window of output pixel p (row-major index) into row: kh rows of kw*in_c floats, zeros
-/// where the window lies in the padding.
-inline void gather_patch(const float* in, const conv_geom& g, std::size_t p, float* row) {
+/// where the window lies in the padding; row_span > kw*in_c: each window row followed by zeros to
+/// row_span floats.
+inline void gather_patch(const float* in, const conv_geom& g, std::size_t p, float* row, std::size_t row_span = 0) {
   const std::size_t span = g.kw * g.in_c;
+  if (row_span < span) row_span = span;
   const std::size_t oy = p / g.out_w, ox = p % g.out_w;
   const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * g.stride_w) - static_cast<std::ptrdiff_t>(g.pad_left);
   const bool x_inside = ix0 >= 0 && ix0 + static_cast<std::ptrdiff_t>(g.kw) <= static_cast<std::ptrdiff_t>(g.in_w);
-  for (std::size_t ky = 0; ky < g.kh; ++ky, row += span) {
+  for (std::size_t ky = 0; ky < g.kh; ++ky, row += row_span) {
+    std::fill(row + span, row + row_span, 0.f);
     const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.stride_h + ky) - static_cast<std::ptrdiff_t>(g.pad_top);
     if (x_inside && iy >= 0 && iy < static_cast<std::ptrdiff_t>(g.in_h)) {  // the window row in one piece
       std::copy_n(in + (static_cast<std::size_t>(iy) * g.in_w + static_cast<std::size_t>(ix0)) * g.in_c, span, row);
@@ -65,21 +68,14 @@ inline void gather_patch(const float* in, const conv_geom& g, std::size_t p, flo
   }
 }
 
-/// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
-/// (by default all), so threads may share an image.
-template <class A>
-void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, float* out, const epilogue_k& ep,
-                  float* scratch, std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
+/// Walks the output pixels of rows [oy_begin, oy_end) of one image in tiles of mr. Interior tiles:
+/// mr pixels of one output row in [ox_lo, ox_hi), the columns whose windows lie inside the image, in
+/// rows likewise inside; interior(oy, ox, iy0, ix0) gets the first pixel and its window's corner (the
+/// last tile of a row may overlap the one before it: those pixels are computed twice, identically).
+/// Every other pixel goes to edge(pixels, m), mr (m < mr at the end) row-major indices at a time.
+template <std::size_t mr, class Interior, class Edge>
+void conv2d_tiles(const conv_geom& g, std::size_t oy_begin, std::size_t oy_end, Interior&& interior, Edge&& edge) {
   oy_end = std::min(oy_end, g.out_h);
-  constexpr std::size_t mr = gemm_mr<A>(), nr = gemm_nr<A>();
-  const std::size_t k = g.kh * g.kw * g.in_c, pixels = g.out_h * g.out_w, span = g.kw * g.in_c;
-  float* apack = scratch;         // k-major tile
-  float* rows = scratch + mr * k;  // row-major patches
-  float* outs[mr];
-
-  // Interior tiles read the image in place: mr pixels of one output row in [ox_lo, ox_hi), the columns
-  // whose windows lie inside the image, in rows likewise inside. The last tile of a row may overlap
-  // the one before it (those pixels are computed twice, identically).
   std::size_t ox_lo = 0;
   while (ox_lo < g.out_w && ox_lo * g.stride_w < g.pad_left) ++ox_lo;
   std::size_t ox_hi = ox_lo;
@@ -89,43 +85,58 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - static_cast<std::ptrdiff_t>(g.pad_top);
     return iy0 >= 0 && iy0 + static_cast<std::ptrdiff_t>(g.kh) <= static_cast<std::ptrdiff_t>(g.in_h);
   };
-  const std::size_t lda = g.stride_w * g.in_c, row_stride = g.in_w * g.in_c;
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     if (!row_inside(oy)) continue;
-    const std::size_t iy0 = oy * g.stride_h - g.pad_top;
     for (std::size_t t = ox_lo; t < ox_hi; t += mr) {
       const std::size_t ox = std::min(t, ox_hi - mr);
-      for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
-      const float* a = in + (iy0 * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
-      for (std::size_t p = 0; p < g.out_c; p += nr)
-        gemm_tile_window<A>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p, std::min(nr, g.out_c - p), ep);
+      interior(oy, ox, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left);
     }
   }
-
-  // Every other pixel: patches gathered (zeros for padding), mr at a time.
-  auto gather_tile = [&](const std::size_t* pixel, std::size_t m) {
-    for (std::size_t r = 0; r < mr; ++r) {
-      const std::size_t p = pixel[r < m ? r : 0];
-      outs[r] = out + p * g.out_c;
-      gather_patch(in, g, p, rows + r * k);
-    }
-    for (std::size_t kk = 0; kk < k; ++kk)
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < mr; ++r) apack[kk * mr + r] = rows[r * k + kk];
-    gemm_block_packed<A>(apack, m, k, bpacked, g.out_c, outs, ep);
-  };
   std::size_t pending[mr];
   std::size_t m = 0;
-  for (std::size_t q = oy_begin * g.out_w; q < std::min(pixels, oy_end * g.out_w); ++q) {
+  for (std::size_t q = oy_begin * g.out_w; q < std::min(g.out_h * g.out_w, oy_end * g.out_w); ++q) {
     const std::size_t oy = q / g.out_w, ox = q % g.out_w;
-    if (row_inside(oy) && ox >= ox_lo && ox < ox_hi) continue;  // done in place above
+    if (row_inside(oy) && ox >= ox_lo && ox < ox_hi) continue;  // an interior tile's
     pending[m++] = q;
     if (m == mr) {
-      gather_tile(pending, m);
+      edge(static_cast<const std::size_t*>(pending), m);
       m = 0;
     }
   }
-  if (m > 0) gather_tile(pending, m);
+  if (m > 0) edge(static_cast<const std::size_t*>(pending), m);
+}
+
+/// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
+/// (by default all), so threads may share an image. Interior tiles read the image in place; the
+/// others' windows are gathered (zeros for padding) and packed.
+template <class A>
+void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, float* out, const epilogue_k& ep,
+                  float* scratch, std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
+  constexpr std::size_t mr = gemm_mr<A>(), nr = gemm_nr<A>();
+  const std::size_t k = g.kh * g.kw * g.in_c, span = g.kw * g.in_c;
+  float* apack = scratch;         // k-major tile
+  float* rows = scratch + mr * k;  // row-major patches
+  float* outs[mr];
+  const std::size_t lda = g.stride_w * g.in_c, row_stride = g.in_w * g.in_c;
+  conv2d_tiles<mr>(
+      g, oy_begin, oy_end,
+      [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
+        for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+        const float* a = in + (iy0 * g.in_w + ix0) * g.in_c;
+        for (std::size_t p = 0; p < g.out_c; p += nr)
+          gemm_tile_window<A>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p, std::min(nr, g.out_c - p), ep);
+      },
+      [&](const std::size_t* pixel, std::size_t m) {
+        for (std::size_t r = 0; r < mr; ++r) {
+          const std::size_t p = pixel[r < m ? r : 0];
+          outs[r] = out + p * g.out_c;
+          gather_patch(in, g, p, rows + r * k);
+        }
+        for (std::size_t kk = 0; kk < k; ++kk)
+#pragma GCC unroll 16
+          for (std::size_t r = 0; r < mr; ++r) apack[kk * mr + r] = rows[r * k + kk];
+        gemm_block_packed<A>(apack, m, k, bpacked, g.out_c, outs, ep);
+      });
 }
 
 /// One image with every window gathered (the bf16 precision's way: its blocks convert the rows they

@@ -187,6 +187,8 @@ class lmtcnn_net {
   lmtcnn_variant variant() const { return variant_; }
   batch_norm_mode bn_mode() const { return bn_mode_; }
   std::string name() const { return to_string(variant_); }
+  /// The model it runs: its precision (arithmetic()), its engine's path and bf16 way (engine()).
+  const model<T>& net_model() const { return model_; }
 
   /// Runs the network on input [n,227,227,3] RGB (any pixel scale; each image is standardised first).
   /// In batch_statistics mode the batch norm statistics are those of the whole batch. float networks
