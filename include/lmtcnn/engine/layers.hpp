@@ -268,25 +268,14 @@ class conv_layer final : public epilogue_layer<A> {
     const std::size_t k = g.kh * g.kw * g.in_c;
     const std::size_t in_img = static_cast<std::size_t>(a.in_shape.elements());
     const std::size_t out_img = static_cast<std::size_t>(a.out_shape.elements());
-    // pixels [p0, p1) of one image (1x1: the window's one input pixel read in place)
-    auto pointwise = [&](const float* in, float* out, std::size_t p0, std::size_t p1, float* scratch) {
-      const float* rows[mr];
-      float* outs[mr];
-      for (std::size_t q = p0; q < p1; q += mr) {
-        const std::size_t m = std::min(mr, p1 - q);
-        for (std::size_t r = 0; r < mr; ++r) {
-          const std::size_t p = q + (r < m ? r : 0), oy = p / g.out_w, ox = p % g.out_w;
-          rows[r] = in + ((oy * g.stride_h - g.pad_top) * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
-          outs[r] = out + p * g.out_c;
-        }
-        bf16_block(rows, m, outs, scratch);
-      }
-    };
     switch (path_) {
       case path::gemm:  // image by image, as the strided 1x1
       case path::pointwise_strided:
         M::split_rows(a.pool, a.n, g.out_h * g.out_w, mr, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
-          pointwise(a.in + b * in_img, a.out + b * out_img, r0, r1, a.scratch[wk]);
+          kernels::pointwise_rows<mr>(a.in + b * in_img, g, a.out + b * out_img, r0, r1,
+                                      [&](const float* const* rows, std::size_t m, float* const* outs) {
+                                        bf16_block(rows, m, outs, a.scratch[wk]);
+                                      });
         });
         break;
       case path::image:

@@ -180,13 +180,26 @@ LMTCNN_TARGET_BF16 inline void row_to_bf16_pairs(const float* row, std::size_t k
   }
 }
 
+/// A 12 x 32 tile's accumulators through the float32 epilogue and store.
+LMTCNN_TARGET_BF16 LMTCNN_ALWAYS_INLINE void store_bf16_tile(__m512 (&acc0)[12], __m512 (&acc1)[12], float* const* out,
+                                                             std::size_t m, std::size_t col, std::size_t ncols,
+                                                             const epilogue_k& ep) {
+  using A = xsimd::avx512f;
+  vf<A> v0[12], v1[12];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < 12; ++r) {
+    v0[r] = vf<A>(acc0[r]);
+    v1[r] = vf<A>(acc1[r]);
+  }
+  gemm_tile_store<A>(v0, v1, out, m, col, ncols, ep);
+}
+
 /// The 12 x 32 tile: rows at a + r * lda (pair words), one b panel, kp_count pairs.
 LMTCNN_TARGET_BF16 inline void gemm_bf16_tile(const std::uint32_t* a, std::size_t lda, const std::uint32_t* bpanel,
                                               std::size_t kp_count, float* const* out, std::size_t m, std::size_t col,
                                               std::size_t ncols, const epilogue_k& ep) {
-  using A = xsimd::avx512f;
   constexpr std::size_t mr = 12;
-  static_assert(gemm_mr<A>() == mr, "the bf16 tile has the float32 tile's rows");
+  static_assert(gemm_mr<xsimd::avx512f>() == mr, "the bf16 tile has the float32 tile's rows");
   __m512 acc0[mr], acc1[mr];
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < mr; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
@@ -200,13 +213,7 @@ LMTCNN_TARGET_BF16 inline void gemm_bf16_tile(const std::uint32_t* a, std::size_
       acc1[r] = _mm512_dpbf16_ps(acc1[r], ar, b1);
     }
   }
-  vf<A> v0[mr], v1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    v0[r] = vf<A>(acc0[r]);
-    v1[r] = vf<A>(acc1[r]);
-  }
-  gemm_tile_store<A>(v0, v1, out, m, col, ncols, ep);
+  store_bf16_tile(acc0, acc1, out, m, col, ncols, ep);
 }
 
 /// Fully connected, one block of V vectors (16 columns each) from column col0, ncols of them real,
@@ -288,7 +295,6 @@ LMTCNN_TARGET_BF16 inline void gemm_bf16_tile_window(const std::uint16_t* a, std
                                                      std::size_t span, std::size_t row_stride,
                                                      const std::uint32_t* bpanel, float* const* out, std::size_t col,
                                                      std::size_t ncols, const epilogue_k& ep) {
-  using A = xsimd::avx512f;
   constexpr std::size_t mr = 12;
   __m512 acc0[mr], acc1[mr];
 #pragma GCC unroll 16
@@ -301,13 +307,7 @@ LMTCNN_TARGET_BF16 inline void gemm_bf16_tile_window(const std::uint16_t* a, std
     for (std::size_t j = 0; j < whole; ++j) window_step(acc0, acc1, bpanel, rows, j, 0xffffffffu);
     if (span % 2) window_step(acc0, acc1, bpanel, rows, whole, 0x0000ffffu);
   }
-  vf<A> v0[mr], v1[mr];
-#pragma GCC unroll 16
-  for (std::size_t r = 0; r < mr; ++r) {
-    v0[r] = vf<A>(acc0[r]);
-    v1[r] = vf<A>(acc1[r]);
-  }
-  gemm_tile_store<A>(v0, v1, out, mr, col, ncols, ep);
+  store_bf16_tile(acc0, acc1, out, mr, col, ncols, ep);
 }
 
 /// n floats into bf16 (round to nearest even), 32 at a time.

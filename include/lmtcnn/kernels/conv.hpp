@@ -161,14 +161,10 @@ void conv2d_image_gathered(const float* in, const conv_geom& g, float* out, floa
   }
 }
 
-/// A 1x1 convolution with strides (no padding: a 1x1 window never needs any) on one image: the GEMM
-/// over the sampled input pixels, output pixels [begin, end) in row-major order (by default all), a
-/// tile of mr at a time, read in place through row pointers. Scratch: mr * in_c floats.
-template <class A>
-void pointwise_strided_image(const float* in, const conv_geom& g, const float* bpacked, float* out,
-                             const epilogue_k& ep, float* scratch, std::size_t begin = 0,
-                             std::size_t end = static_cast<std::size_t>(-1)) {
-  constexpr std::size_t mr = gemm_mr<A>();
+/// Walks the output pixels [begin, end) (row-major) of a 1x1 convolution of one image, mr at a time:
+/// block(input row pointers, m, output row pointers); rows past m repeat the first.
+template <std::size_t mr, class Block>
+void pointwise_rows(const float* in, const conv_geom& g, float* out, std::size_t begin, std::size_t end, Block&& block) {
   end = std::min(end, g.out_h * g.out_w);
   const float* rows[mr];
   float* outs[mr];
@@ -179,8 +175,20 @@ void pointwise_strided_image(const float* in, const conv_geom& g, const float* b
       rows[r] = in + ((oy * g.stride_h - g.pad_top) * g.in_w + (ox * g.stride_w - g.pad_left)) * g.in_c;
       outs[r] = out + q * g.out_c;
     }
-    gemm_block<A>(rows, m, g.in_c, bpacked, g.out_c, outs, ep, scratch);
+    block(static_cast<const float* const*>(rows), m, static_cast<float* const*>(outs));
   }
+}
+
+/// A 1x1 convolution with strides (no padding: a 1x1 window never needs any) on one image: the GEMM
+/// over the sampled input pixels, output pixels [begin, end) in row-major order (by default all), a
+/// tile of mr at a time, read in place through row pointers. Scratch: mr * in_c floats.
+template <class A>
+void pointwise_strided_image(const float* in, const conv_geom& g, const float* bpacked, float* out,
+                             const epilogue_k& ep, float* scratch, std::size_t begin = 0,
+                             std::size_t end = static_cast<std::size_t>(-1)) {
+  pointwise_rows<gemm_mr<A>()>(in, g, out, begin, end, [&](const float* const* rows, std::size_t m, float* const* outs) {
+    gemm_block<A>(rows, m, g.in_c, bpacked, g.out_c, outs, ep, scratch);
+  });
 }
 
 }  // namespace kernels
