@@ -3,7 +3,8 @@
 // (activations in + out, plus weights) counters; and the machine's references: the FP32 FMA peak,
 // and the read and the read + write bandwidth of cache-sized and of memory-sized buffers. Weights of
 // the memory-bound dense layers rotate through copies larger than the last-level cache, so they are
-// never hot.
+// never hot. Where the CPU has AVX512_BF16, the bf16 precision's kernels on the same shapes and the
+// peak of its dot-product instruction.
 //   build/bench/bench_layers --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <lmtcnn/engine/engine.hpp>
+#include <lmtcnn/kernels/bf16.hpp>
 #include <lmtcnn/core/seeded.hpp>
 
 namespace {
@@ -221,6 +223,97 @@ void softmax(benchmark::State& s) {
 }
 
 // LMTCNN (1-1 and 2-1 differ in pw1's width: 256 / 512)
+// ---- bf16 (AVX512_BF16 dot products; this program is built for the machine it runs on) -------------
+#if LMTCNN_HAVE_BF16_DOT && defined(__AVX512F__)
+/// The peak of vdpbf16ps: independent chains; FLOP/s counts 2 per bf16 product (64 per instruction).
+LMTCNN_TARGET_BF16 void bf16_dot_chains(benchmark::State& s) {
+  constexpr int chains = 16;
+  __m512 a[chains];
+  for (int i = 0; i < chains; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), y = (__m512bh)_mm512_set1_epi32(0x33d633d6);
+  for (auto _ : s) {
+    for (int it = 0; it < 1000; ++it) {
+#pragma GCC unroll 16
+      for (int i = 0; i < chains; ++i) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+    }
+    benchmark::DoNotOptimize(a);
+  }
+  s.counters["FLOP/s"] = benchmark::Counter(1000.0 * chains * 64, benchmark::Counter::kIsIterationInvariantRate);
+}
+void bf16_dot_peak(benchmark::State& s) {
+  if (!k::cpu_has_avx512_bf16()) return s.SkipWithError("no AVX512_BF16 on this CPU");
+  bf16_dot_chains(s);
+}
+BENCHMARK(bf16_dot_peak);
+
+/// A convolution in bf16 dot mode (args as conv): pointwise through the GEMM blocks, others through
+/// the in-place window kernel.
+void conv_bf16(benchmark::State& s) {
+  if (!k::cpu_has_avx512_bf16()) return s.SkipWithError("no AVX512_BF16 on this CPU");
+  const k::conv_geom g = geom(s.range(0), s.range(1), s.range(2), s.range(3), s.range(4), s.range(5), s.range(6));
+  const std::size_t kk = g.kh * g.kw * g.in_c;
+  const bool pointwise = g.kh == 1 && g.stride_h == 1;
+  const tensor<float> in = rnd(static_cast<index_t>(g.in_h * g.in_w * g.in_c), "in");
+  const tensor<float> f = rnd(static_cast<index_t>(kk * g.out_c), "filter"), bias = rnd(static_cast<index_t>(g.out_c) + 64, "bias");
+  tensor<float> packed({static_cast<index_t>(pointwise ? k::packed_gemm_b_bf16_words(kk, g.out_c) : k::packed_conv_bf16_words(g))});
+  auto* words = reinterpret_cast<std::uint32_t*>(packed.data());
+  if (pointwise) k::pack_gemm_b_bf16(f.data(), kk, g.out_c, g.out_c, words);
+  else k::pack_conv_bf16(f.data(), g, words);
+  tensor<float> out({static_cast<index_t>(g.out_h * g.out_w * g.out_c)});
+  tensor<float> scratch({static_cast<index_t>(std::max(k::conv2d_scratch_size<A>(g), k::conv_bf16_scratch_floats(g)))});
+  k::epilogue_k ep;
+  ep.bias = bias.data();
+  ep.activation = k::act::relu;
+  const std::size_t pixels = g.out_h * g.out_w;
+  for (auto _ : s) {
+    if (pointwise)
+      k::pointwise_rows<12>(in.data(), g, out.data(), 0, pixels, [&](const float* const* rows, std::size_t m, float* const* outs) {
+        k::gemm_block_bf16_dot(rows, m, kk, words, g.out_c, outs, ep, scratch.data());
+      });
+    else
+      k::conv2d_image_bf16_dot(in.data(), g, words, out.data(), ep, scratch.data(), 0, g.out_h);
+    benchmark::DoNotOptimize(out.data());
+  }
+  counters(s, static_cast<double>(pixels * g.out_c * kk), 4.0 * static_cast<double>(in.size() + out.size()) + 2.0 * static_cast<double>(f.size()));
+}
+
+/// A fully connected layer in bf16 dot mode (args as dense); bytes/s counts the bf16 weights.
+void dense_bf16(benchmark::State& s) {
+  if (!k::cpu_has_avx512_bf16()) return s.SkipWithError("no AVX512_BF16 on this CPU");
+  const std::size_t kk = static_cast<std::size_t>(s.range(0)), m = static_cast<std::size_t>(s.range(1));
+  const std::size_t copies = std::max<std::size_t>(2, (256u << 20) / (kk * m * 2) + 1);
+  std::vector<tensor<float>> weights;
+  const tensor<float> plain = rnd(static_cast<index_t>(kk * m), "weights");
+  for (std::size_t i = 0; i < copies; ++i) {
+    weights.emplace_back(lmtcnn::shape{static_cast<index_t>(k::packed_dense_bf16_words(kk, m))});
+    k::pack_dense_bf16(plain.data(), kk, m, reinterpret_cast<std::uint32_t*>(weights.back().data()));
+  }
+  const tensor<float> x = rnd(static_cast<index_t>(kk), "x"), bias = rnd(static_cast<index_t>(m) + 64, "bias");
+  tensor<float> out({static_cast<index_t>(m) + 64});
+  k::epilogue_k ep;
+  ep.bias = bias.data();
+  ep.activation = k::act::relu;
+  std::size_t i = 0;
+  for (auto _ : s) {
+    k::dense_bf16_packed(x.data(), 1, kk, kk, reinterpret_cast<const std::uint32_t*>(weights[i++ % copies].data()), m,
+                         out.data(), m, ep, 0, k::dense_bf16_blocks(m));
+    benchmark::DoNotOptimize(out.data());
+  }
+  counters(s, static_cast<double>(kk * m), 2.0 * static_cast<double>(kk * m) + 4.0 * static_cast<double>(kk + m));
+}
+
+BENCHMARK(conv_bf16)->Name("bf16/lmtcnn/conv1_7x7s4_3to96")->Args({227, 227, 3, 96, 7, 4, 0});
+BENCHMARK(conv_bf16)->Name("bf16/lmtcnn-1-1/pw1_96to256")->Args({27, 27, 96, 256, 1, 1, 0});
+BENCHMARK(conv_bf16)->Name("bf16/lmtcnn-2-1/pw1_96to512")->Args({27, 27, 96, 512, 1, 1, 0});
+BENCHMARK(conv_bf16)->Name("bf16/lmtcnn-1-1/pw2_256to384")->Args({14, 14, 256, 384, 1, 1, 0});
+BENCHMARK(conv_bf16)->Name("bf16/lmtcnn-2-1/pw2_512to384")->Args({14, 14, 512, 384, 1, 1, 0});
+BENCHMARK(dense_bf16)->Name("bf16/lmtcnn/full1_13824to512")->Args({13824, 512});
+BENCHMARK(dense_bf16)->Name("bf16/lmtcnn/full2_512to512")->Args({512, 512});
+BENCHMARK(conv_bf16)->Name("bf16/faceapi/pw_56x56_64to64")->Args({56, 56, 64, 64, 1, 1, 0});
+BENCHMARK(conv_bf16)->Name("bf16/faceapi/pw_28x28_64to128")->Args({28, 28, 64, 128, 1, 1, 0});
+BENCHMARK(conv_bf16)->Name("bf16/faceapi/pw_7x7_256to512")->Args({7, 7, 256, 512, 1, 1, 0});
+#endif
+
 BENCHMARK(conv)->Name("lmtcnn/conv1_7x7s4_3to96")->Args({227, 227, 3, 96, 7, 4, 0});
 BENCHMARK(pool<true>)->Name("lmtcnn/pool1_max3x3s2")->Args({56, 56, 96, 3, 2, 0});
 BENCHMARK(lrn)->Name("lmtcnn/norm1_lrn11")->Args({27 * 27, 96});
