@@ -6,6 +6,7 @@
 #include <string>
 
 #include "convert.hpp"
+#include "tf_checkpoint.hpp"
 
 namespace {
 
@@ -15,6 +16,9 @@ const char* usage_text =
     "Converts trained weights into an lmtcnn weight file. INPUT is recognised from its content:\n"
     "  an .npz archive of LMTCNN variables under their TensorFlow checkpoint names\n"
     "    (multitaskdpcnn/conv1/weights, ...; LMTCNN-1-1 or -2-1 is told from the shapes), or\n"
+    "  a TensorFlow 1.x checkpoint of LMTCNN: its prefix (model.ckpt-N, checkpoint-N), its .index\n"
+    "    file, or the directory whose 'checkpoint' file names it (optimizer slots, the step counter\n"
+    "    and the .meta file are ignored; one or more data shards; every CRC checked), or\n"
     "  a TensorFlow.js weights manifest (.json) whose shards lie beside it: face-api.js's\n"
     "    AgeGenderNet, ssd_mobilenetv1, tiny_face_detector, face_landmark_68 or\n"
     "    face_landmark_68_tiny.\n"
@@ -38,6 +42,8 @@ int usage_error(const std::string& msg) {
 }
 
 std::string base_name(const std::string& p) { return p.find('/') == std::string::npos ? p : p.substr(p.rfind('/') + 1); }
+
+int finish(const lmtcnn_tools::converted& c, const std::string& output);
 
 }  // namespace
 
@@ -79,6 +85,12 @@ int main(int argc, char** argv) {
   if (output.empty()) return usage_error("no output file given (-o OUTPUT.lmt)");
 
   try {
+    if (lmtcnn_tools::tfckpt::is_checkpoint(input)) {
+      lmtcnn_tools::source_weights src = lmtcnn_tools::read_tf_checkpoint(input);
+      lmtcnn_tools::drop_training_state(src);
+      opt.source_name = base_name(lmtcnn_tools::tfckpt::resolve_prefix(input));
+      return finish(lmtcnn_tools::convert(std::move(src), opt), output);
+    }
     const std::vector<unsigned char> head = lmtcnn_tools::read_file(input);
     std::size_t k = 0;
     while (k < head.size() && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' || head[k] == '\t')) ++k;
@@ -91,7 +103,18 @@ int main(int argc, char** argv) {
       throw lmtcnn::error(input + ": neither an .npz archive nor a TensorFlow.js weights manifest");
     }
     opt.source_name = base_name(input);
-    lmtcnn_tools::converted c = lmtcnn_tools::convert(std::move(src), opt);
+    return finish(lmtcnn_tools::convert(std::move(src), opt), output);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lmtcnn-convert: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+
+/// Writes the converted network, reads it back through the checked reader and runs its self-test.
+int finish(const lmtcnn_tools::converted& c, const std::string& output) {
+  try {
     lmtcnn::write_weights_file(output, c.meta, c.net, c.tensors, c.self_test);
     // Read the result back through the checked reader and run its self-test.
     const lmtcnn::model<float> m = lmtcnn::model<float>::load(output, false);
@@ -108,3 +131,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace
