@@ -19,6 +19,7 @@ const char* usage_text =
     "  a TensorFlow 1.x checkpoint of LMTCNN: its prefix (model.ckpt-N, checkpoint-N), its .index\n"
     "    file, or the directory whose 'checkpoint' file names it (optimizer slots, the step counter\n"
     "    and the .meta file are ignored; one or more data shards; every CRC checked), or\n"
+    "  a frozen TensorFlow GraphDef (.pb) of LMTCNN: its Const nodes by name, or\n"
     "  a TensorFlow.js weights manifest (.json) whose shards lie beside it: face-api.js's\n"
     "    AgeGenderNet, ssd_mobilenetv1, tiny_face_detector, face_landmark_68 or\n"
     "    face_landmark_68_tiny.\n"
@@ -95,12 +96,16 @@ int main(int argc, char** argv) {
     std::size_t k = 0;
     while (k < head.size() && (head[k] == ' ' || head[k] == '\n' || head[k] == '\r' || head[k] == '\t')) ++k;
     lmtcnn_tools::source_weights src;
-    if (head.size() >= 4 && head[0] == 'P' && head[1] == 'K') {
+    const bool pb = input.size() > 3 && input.compare(input.size() - 3, 3, ".pb") == 0;
+    if (pb) {
+      src = lmtcnn_tools::read_frozen_graph_bytes(head, input);
+      if (src.tensors.empty()) throw lmtcnn::error(input + ": a GraphDef without float32 Const nodes (not a frozen graph?)");
+    } else if (head.size() >= 4 && head[0] == 'P' && head[1] == 'K') {
       src = lmtcnn_tools::read_npz_bytes(head, input);
     } else if (k < head.size() && (head[k] == '[' || head[k] == '{')) {
       src = lmtcnn_tools::read_tfjs(input);
     } else {
-      throw lmtcnn::error(input + ": neither an .npz archive nor a TensorFlow.js weights manifest");
+      throw lmtcnn::error(input + ": neither an .npz archive, a TensorFlow checkpoint, a frozen graph (.pb) nor a TensorFlow.js weights manifest");
     }
     opt.source_name = base_name(input);
     return finish(lmtcnn_tools::convert(std::move(src), opt), output);

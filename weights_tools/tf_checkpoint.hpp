@@ -12,11 +12,14 @@
 // crc32c 6 (fixed32, masked CRC-32C of the tensor's bytes), slices 7). Protocol buffers are read field
 // by field (varints, fixed32, fixed64, length-delimited); no protobuf library is needed.
 //
+// read_frozen_graph_bytes reads the Const nodes of a frozen GraphDef (.pb) with the same field reader.
+//
 // Every length, offset and count is checked against the bytes there are; keys must rise strictly;
 // every block CRC and tensor CRC is checked. float32 tensors are kept; other dtypes (the int64 step
 // counter) are skipped. Sliced (partitioned) variables and big-endian bundles are refused.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -122,6 +125,13 @@ inline std::vector<unsigned char> snappy_uncompress(const unsigned char* src, st
   return out;
 }
 
+/// A name for a one-line message: control bytes shown as '?'.
+inline std::string printable(std::string s) {
+  for (char& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  return s;
+}
+
 struct block_handle {
   std::uint64_t offset = 0, size = 0;
 };
@@ -170,7 +180,7 @@ inline void parse_block(const std::vector<unsigned char>& blk, const std::string
     key.resize(shared);
     key.append(reinterpret_cast<const char*>(blk.data() + kb), unshared);
     const std::size_t vb = c.take(vlen);
-    if (!first && !(prev < key)) c.fail("key '" + key + "' is not after '" + prev + "' (keys out of order)");
+    if (!first && !(prev < key)) c.fail("key '" + printable(key) + "' is not after '" + printable(prev) + "' (keys out of order)");
     first = false;
     prev = key;
     out.emplace_back(key, std::vector<unsigned char>(blk.data() + vb, blk.data() + vb + vlen));
@@ -195,7 +205,7 @@ inline std::vector<std::pair<std::string, std::vector<unsigned char>>> read_tabl
   prev.clear();
   first = true;
   for (const auto& [sep, value] : handles) {
-    cursor hc{value.data(), 0, value.size(), where + ": index entry '" + sep + "'"};
+    cursor hc{value.data(), 0, value.size(), where + ": index entry '" + printable(sep) + "'"};
     const block_handle h = read_handle(hc);
     parse_block(read_block(file, h, where + ": data block"), where + ": data block", prev, first, out);
   }
@@ -334,7 +344,7 @@ source_weights read_tf_checkpoint_bytes(const std::vector<unsigned char>& index_
   out.format = "tf_checkpoint";
   for (std::size_t i = 1; i < entries.size(); ++i) {
     const std::string& name = entries[i].first;
-    const std::string where = index_path + ": entry '" + name + "'";
+    const std::string where = index_path + ": entry '" + printable(name) + "'";
     const bundle_entry e = parse_entry(entries[i].second, where);
     if (e.sliced) throw error(where + ": a sliced (partitioned) variable, not supported");
     if (e.dtype != 1) continue;  // not float32: the step counter and such
@@ -381,6 +391,125 @@ inline source_weights read_tf_checkpoint(const std::string& path) {
   auto file_of = [&](std::int64_t k, std::int64_t n) { return tfckpt::shard_name(prefix, k, n); };
   return read_tf_checkpoint_bytes(read_file(index_path), index_path,
                                   [&](std::int64_t k, std::int64_t n) { return read_file(file_of(k, n)); }, file_of);
+}
+
+/// The float32 constants of a frozen TensorFlow GraphDef (the binary protocol buffer a `.pb` holds): every
+/// node whose op is "Const", by node name, from its "value" attribute's TensorProto (tensor_content, or
+/// float_val with TensorFlow's rule that the last value repeats to fill the shape; at most 2^24 values
+/// so filled in all). GraphDef: node 1;
+/// NodeDef: name 1, op 2, attr 5 (map entries: key 1, value 2); AttrValue: tensor 8; TensorProto: dtype 1,
+/// tensor_shape 2, tensor_content 4, float_val 5 (packed or not). Other nodes and dtypes are skipped.
+inline source_weights read_frozen_graph_bytes(const std::vector<unsigned char>& b, const std::string& path) {
+  using namespace tfckpt;
+  source_weights out;
+  out.format = "tf_graphdef";
+  std::vector<std::string> names;
+  std::size_t filled = 0;
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  constexpr std::size_t max_filled_values = std::size_t{1} << 24;
+#else  // the same check at a size that keeps the fuzzer fast
+  constexpr std::size_t max_filled_values = std::size_t{1} << 16;
+#endif
+  cursor g{b.data(), 0, b.size(), path};
+  field f;
+  while (next_field(g, f)) {
+    if (f.number != 1 || f.wire != 2) continue;
+    cursor n{b.data(), f.b, f.b + f.n, path + ": node"};
+    std::string name, op;
+    std::size_t tb = 0, tn = 0;
+    bool has_tensor = false;
+    field nf;
+    while (next_field(n, nf)) {
+      if (nf.wire != 2) continue;
+      if (nf.number == 1) name.assign(reinterpret_cast<const char*>(b.data() + nf.b), nf.n);
+      if (nf.number == 2) op.assign(reinterpret_cast<const char*>(b.data() + nf.b), nf.n);
+      if (nf.number != 5) continue;
+      cursor e{b.data(), nf.b, nf.b + nf.n, path + ": node '" + printable(name) + "' attribute"};
+      std::string key;
+      std::size_t vb = 0, vn = 0;
+      field ef;
+      while (next_field(e, ef)) {
+        if (ef.wire != 2) continue;
+        if (ef.number == 1) key.assign(reinterpret_cast<const char*>(b.data() + ef.b), ef.n);
+        if (ef.number == 2) vb = ef.b, vn = ef.n;
+      }
+      if (key != "value") continue;
+      cursor v{b.data(), vb, vb + vn, path + ": node '" + printable(name) + "' value"};
+      field vf;
+      while (next_field(v, vf))
+        if (vf.number == 8 && vf.wire == 2) tb = vf.b, tn = vf.n, has_tensor = true;
+    }
+    if (op != "Const" || !has_tensor) continue;
+    const std::string where = path + ": node '" + printable(name) + "'";
+    std::int64_t dtype = 0;
+    std::vector<std::uint64_t> dims;
+    bool unknown_rank = false;
+    std::size_t cb = 0, cn = 0;
+    std::vector<float> vals;
+    cursor t{b.data(), tb, tb + tn, where};
+    field tf;
+    while (next_field(t, tf)) {
+      if (tf.number == 1 && tf.wire == 0) dtype = static_cast<std::int64_t>(tf.value);
+      else if (tf.number == 4 && tf.wire == 2) cb = tf.b, cn = tf.n;
+      else if (tf.number == 5 && tf.wire == 5) {
+        const std::uint32_t u = static_cast<std::uint32_t>(tf.value);
+        float x;
+        std::memcpy(&x, &u, 4);
+        vals.push_back(x);
+      } else if (tf.number == 5 && tf.wire == 2) {
+        if (tf.n % 4) throw error(where + ": packed float_val of " + std::to_string(tf.n) + " bytes");
+        for (std::size_t k = 0; k < tf.n; k += 4) {
+          const std::uint32_t u = static_cast<std::uint32_t>(lmtcnn::detail::load_le(b.data() + tf.b + k, 4));
+          float x;
+          std::memcpy(&x, &u, 4);
+          vals.push_back(x);
+        }
+      } else if (tf.number == 2 && tf.wire == 2) {
+        cursor sc{b.data(), tf.b, tf.b + tf.n, where + ": shape"};
+        field sf;
+        while (next_field(sc, sf)) {
+          if (sf.number == 3 && sf.wire == 0 && sf.value) unknown_rank = true;
+          if (sf.number != 2 || sf.wire != 2) continue;
+          cursor dc{b.data(), sf.b, sf.b + sf.n, where + ": shape dimension"};
+          field d;
+          std::uint64_t size = 0;
+          while (next_field(dc, d))
+            if (d.number == 1 && d.wire == 0) size = d.value;
+          dims.push_back(size);
+        }
+      }
+    }
+    if (dtype != 1) continue;  // not float32
+    if (unknown_rank) throw error(where + ": shape of unknown rank");
+    if (std::find(names.begin(), names.end(), name) != names.end()) throw error(where + ": a second node of that name");
+    const lmtcnn::shape s = detail::checked_shape(dims, where);
+    const std::size_t count = static_cast<std::size_t>(s.elements());
+    if (cn && cn != count * 4)
+      throw error(where + ": tensor_content of " + std::to_string(cn) + " bytes for shape " + s.str() + " (" +
+                  std::to_string(count * 4) + " expected)");
+    if (!cn) {
+      if (vals.size() > count)
+        throw error(where + ": " + std::to_string(vals.size()) + " float values for shape " + s.str());
+      // values the file does not hold (the last one repeated): bounded, as a few bytes could claim gigabytes
+      filled += count - vals.size();
+      if (filled > max_filled_values)
+        throw error(where + ": constants filled from fewer values than their shapes hold exceed " +
+                    std::to_string(max_filled_values) + " values in all");
+    }
+    lmtcnn::tensor<float> x(s);
+    if (cn) {
+      for (std::size_t k = 0; k < count; ++k) {
+        const std::uint32_t u = static_cast<std::uint32_t>(lmtcnn::detail::load_le(b.data() + cb + 4 * k, 4));
+        std::memcpy(&x[static_cast<index_t>(k)], &u, 4);
+      }
+    } else {
+      for (std::size_t k = 0; k < count; ++k)
+        x[static_cast<index_t>(k)] = vals.empty() ? 0.f : vals[std::min(k, vals.size() - 1)];
+    }
+    names.push_back(name);
+    out.tensors.emplace_back(name, std::move(x));
+  }
+  return out;
 }
 
 /// Drops a checkpoint's optimizer slots and training counters: variables whose last name component

@@ -104,7 +104,7 @@ with open(os.path.join(npz_dir, "LMTCNN-1-1_batch_statistics.npz"), "rb") as f:
     data = f.read()
 for name, content, pattern in (
         ("truncated.npz", data[:len(data) // 2], "not a zip archive"),
-        ("empty.npz", b"", "neither an .npz archive nor a TensorFlow.js weights manifest"),
+        ("empty.npz", b"", "neither an .npz archive, a TensorFlow checkpoint, a frozen graph (.pb) nor a TensorFlow.js weights manifest"),
         ("text.npz", b"hello, this is not an archive\n", "neither an .npz archive"),
         ("unknown.npz", None, "unknown network")):
     path = os.path.join(work, name)

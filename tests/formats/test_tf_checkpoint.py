@@ -83,6 +83,37 @@ for variant, shards, compress in (("1-1", 1, False), ("2-1", 2, True)):
         if os.path.exists(out):
             same_tensors(from_npz, out, "LMTCNN-%s from the checkpoint's %s" % (variant, tag))
 
+    # the same arrays as a frozen graph (the original's --convertpb export): constants by node name,
+    # written three ways (tensor_content, packed float_val, one float_val filling the shape)
+    pb = os.path.join(work, "LMTCNN-%s_frozen.pb" % variant)
+    names = sorted(weights)
+    how = {names[0]: "float_val"}
+    consts = dict(weights)
+    splat = [k for k in names if "moving_variance" in k][:1]
+    for k in splat:  # a constant tensor: one value fills it
+        consts[k] = np.full(weights[k].shape, 0.75, np.float32)
+        how[k] = "splat"
+    w.write_frozen_graph(pb, consts, how)
+    out = os.path.join(work, "LMTCNN-%s_pb.lmt" % variant)
+    expect([convert, pb, "-o", out, "--bn-mode", "moving_average"], 0, ["LMTCNN-%s" % variant, "self-test passed"])
+    if splat:
+        plain2 = os.path.join(work, "LMTCNN-%s_splat.npz" % variant)
+        np.savez(plain2, **consts)
+        from_npz2 = os.path.join(work, "LMTCNN-%s_splat_npz.lmt" % variant)
+        expect([convert, plain2, "-o", from_npz2, "--bn-mode", "moving_average"], 0, ["LMTCNN-%s" % variant])
+    if os.path.exists(out):
+        same_tensors(from_npz2 if splat else from_npz, out, "LMTCNN-%s from the frozen graph" % variant)
+
+# ---- damaged frozen graphs
+bad_pb = os.path.join(work, "bad.pb")
+w.write_frozen_graph(bad_pb, {"net/a": np.ones((2, 3), np.float32)})
+good = open(bad_pb, "rb").read()
+with open(bad_pb, "wb") as f:
+    f.write(good[:len(good) // 2])
+expect([convert, bad_pb, "-o", os.path.join(work, "x.lmt")], 1, [bad_pb])
+w.write_frozen_graph(bad_pb, {})
+expect([convert, bad_pb, "-o", os.path.join(work, "x.lmt")], 1, [bad_pb, "without float32 Const nodes"])
+
 # ---- damaged and unsupported checkpoints (a small one: the reader fails before any network is chosen)
 small = {"net/a": np.arange(4, dtype=np.float32), "net/b": np.ones((3, 2), np.float32),
          "global_step": np.array(7, dtype=np.int64)}

@@ -1,5 +1,6 @@
 """A TensorFlow 1.x checkpoint (tensor bundle V2) writer for tests, written from the format's
-description (weights_tools/FORMAT.md, "TensorFlow checkpoints"), independently of lmtcnn's reader:
+description (weights_tools/FORMAT.md, "TensorFlow checkpoints and frozen graphs"), independently of
+lmtcnn's reader; and frozen GraphDefs (write_frozen_graph):
 
     PREFIX.index                  a LevelDB-layout table: data blocks of prefix-compressed entries with
                                   restart points, an empty metaindex block, an index block, a 48-byte footer
@@ -197,3 +198,42 @@ def write_state_file(directory, name):
     """The `checkpoint` text file naming the latest checkpoint of a directory."""
     with open(os.path.join(directory, "checkpoint"), "w") as out:
         out.write('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (name, name))
+
+
+# ---- frozen GraphDef (.pb): GraphDef.node (1) = NodeDef {name 1, op 2, input 3, attr 5 (map: key 1,
+# value 2)}; AttrValue {type 6, tensor 8}; TensorProto {dtype 1, tensor_shape 2, tensor_content 4,
+# float_val 5 (packed), int_val 7}.
+
+def _const_node(name, a, how="content"):
+    a = np.asarray(a)
+    if a.dtype == np.int32:
+        dtype, body = 3, pb_bytes(7, b"".join(varint(int(v) & 0xFFFFFFFFFFFFFFFF) for v in a.ravel()))
+    elif how == "content":
+        dtype, body = DT_FLOAT, pb_bytes(4, a.astype("<f4").tobytes())
+    elif how == "float_val":  # packed repeated float
+        dtype, body = DT_FLOAT, pb_bytes(5, a.astype("<f4").tobytes())
+    else:  # "splat": one float_val that fills the shape
+        dtype, body = DT_FLOAT, pb_bytes(5, a.astype("<f4").ravel()[:1].tobytes())
+    shape = b"".join(pb_bytes(2, pb_varint(1, d)) for d in a.shape)
+    tensor = pb_varint(1, dtype) + pb_bytes(2, shape) + body
+    attrs = pb_bytes(5, pb_bytes(1, b"dtype") + pb_bytes(2, pb_varint(6, dtype)))
+    attrs += pb_bytes(5, pb_bytes(1, b"value") + pb_bytes(2, pb_bytes(8, tensor)))
+    return pb_bytes(1, pb_bytes(1, name.encode()) + pb_bytes(2, b"Const") + attrs)
+
+
+def _op_node(name, op, inputs):
+    return pb_bytes(1, pb_bytes(1, name.encode()) + pb_bytes(2, op.encode()) + b"".join(pb_bytes(3, i.encode()) for i in inputs))
+
+
+def write_frozen_graph(path, consts, how=None):
+    """consts: {name: array}; how: {name: "content" | "float_val" | "splat"} (default content). Other
+    nodes (a Placeholder, an Identity reading each constant, an int32 shape constant) stand beside them."""
+    how = how or {}
+    g = _op_node("input", "Placeholder", [])
+    for name in sorted(consts):
+        g += _const_node(name, consts[name], how.get(name, "content"))
+        g += _op_node(name + "/read", "Identity", [name])
+    g += _const_node("reshape/shape", np.array([-1, 9216], dtype=np.int32))
+    g += pb_bytes(4, pb_varint(1, 26))  # versions { producer: 26 }
+    with open(path, "wb") as out:
+        out.write(g)

@@ -5,6 +5,7 @@
 // OUT_DIR/tfjs_manifest: manifest JSON, a zero byte, shard bytes (float32, uint8, uint16, float16 tensors)
 // OUT_DIR/tf_checkpoint: copies of PHOTO's directory's fuzz/tf_checkpoint/*.bin (4-byte index length,
 //   .index bytes, shard 0's bytes: plain, Snappy-compressed and two-shard checkpoints)
+// OUT_DIR/tf_graphdef: copies of PHOTO's directory's fuzz/tf_graphdef/*.pb (frozen graphs)
 // OUT_DIR/npz: .npz archives, stored and deflated, with float32, float64 and float16 arrays
 // OUT_DIR/image_pipeline: small PNG, BMP and JPEG photos (from PHOTO when given, else synthetic), and
 //   the JPEG with Exif orientation blocks
@@ -295,12 +296,13 @@ int main(int argc, char** argv) {
   }
   try {
     const fs::path out = argv[1];
-    for (const char* d : {"weights_file", "tfjs_manifest", "npz", "tf_checkpoint", "image_pipeline"})
+    for (const char* d : {"weights_file", "tfjs_manifest", "npz", "tf_checkpoint", "tf_graphdef", "image_pipeline"})
       fs::create_directories(out / d);
-    // checkpoints written by tests/formats/tf_checkpoint_writer.py, kept beside the photo's directory
+    // checkpoints and frozen graphs written by tests/formats/tf_checkpoint_writer.py, kept in fuzz/ beside the photo
     if (argc > 2)
-      for (const auto& f : fs::directory_iterator(fs::path(argv[2]).parent_path() / "fuzz" / "tf_checkpoint"))
-        fs::copy_file(f.path(), out / "tf_checkpoint" / f.path().filename(), fs::copy_options::overwrite_existing);
+      for (const char* d : {"tf_checkpoint", "tf_graphdef"})
+        for (const auto& f : fs::directory_iterator(fs::path(argv[2]).parent_path() / "fuzz" / d))
+          fs::copy_file(f.path(), out / d / f.path().filename(), fs::copy_options::overwrite_existing);
     weight_seeds(out / "weights_file");
     tfjs_seeds(out / "tfjs_manifest");
     npz_seeds(out / "npz");
