@@ -94,8 +94,8 @@ Output:
                        labelled ("F 31": female, 31 years) into DIR, as DIR/<name>.png
   --threads N          photos processed at once (default: the number of CPUs)
   --precision P        fp32 (default) or bf16: the convolutions and fully connected layers
-                       multiply bf16 operands (AVX512_BF16 where the CPU has it: faster; elsewhere
-                       no faster). Ages and landmarks then move a little (see README)
+                       multiply bf16 operands (faster where the CPU has AVX512_BF16; elsewhere a
+                       few per cent slower). Ages and landmarks then move a little (see README)
   --quiet              no progress bar (it is shown on a terminal for 3 or more photos)
   --version            lmtcnn's version and the SIMD path the networks run on (set LMTCNN_ISA,
                        e.g. LMTCNN_ISA=avx2, to run a lower one)
