@@ -235,6 +235,23 @@ inline bool next_field(cursor& c, field& f) {
   return true;
 }
 
+/// A TensorShapeProto (field f's bytes in p): dim (2, each with its size in field 1), unknown_rank (3).
+inline void parse_shape(const unsigned char* p, const field& f, const std::string& where, std::vector<std::uint64_t>& dims,
+                        bool& unknown_rank) {
+  cursor sc{p, f.b, f.b + f.n, where + ": shape"};
+  field g;
+  while (next_field(sc, g)) {
+    if (g.number == 3 && g.wire == 0 && g.value) unknown_rank = true;
+    if (g.number != 2 || g.wire != 2) continue;
+    cursor dc{p, g.b, g.b + g.n, where + ": shape dimension"};
+    field d;
+    std::uint64_t size = 0;
+    while (next_field(dc, d))
+      if (d.number == 1 && d.wire == 0) size = d.value;
+    dims.push_back(size);
+  }
+}
+
 struct bundle_entry {
   std::int64_t dtype = 0, shard = 0;
   std::uint64_t offset = 0, size = 0;
@@ -254,20 +271,7 @@ inline bundle_entry parse_entry(const std::vector<unsigned char>& v, const std::
     else if (f.number == 5 && f.wire == 0) e.size = f.value;
     else if (f.number == 6 && f.wire == 5) e.crc = static_cast<std::uint32_t>(f.value), e.has_crc = true;
     else if (f.number == 7) e.sliced = true;
-    else if (f.number == 2 && f.wire == 2) {  // TensorShapeProto: dim 2 {size 1}, unknown_rank 3
-      cursor sc{v.data(), f.b, f.b + f.n, where + ": shape"};
-      field g;
-      while (next_field(sc, g)) {
-        if (g.number == 3 && g.wire == 0 && g.value) e.unknown_rank = true;
-        if (g.number != 2 || g.wire != 2) continue;
-        cursor dc{v.data(), g.b, g.b + g.n, where + ": shape dimension"};
-        field d;
-        std::uint64_t size = 0;
-        while (next_field(dc, d))
-          if (d.number == 1 && d.wire == 0) size = d.value;
-        e.dims.push_back(size);
-      }
-    }
+    else if (f.number == 2 && f.wire == 2) parse_shape(v.data(), f, where, e.dims, e.unknown_rank);
   }
   return e;
 }
@@ -465,18 +469,7 @@ inline source_weights read_frozen_graph_bytes(const std::vector<unsigned char>& 
           vals.push_back(x);
         }
       } else if (tf.number == 2 && tf.wire == 2) {
-        cursor sc{b.data(), tf.b, tf.b + tf.n, where + ": shape"};
-        field sf;
-        while (next_field(sc, sf)) {
-          if (sf.number == 3 && sf.wire == 0 && sf.value) unknown_rank = true;
-          if (sf.number != 2 || sf.wire != 2) continue;
-          cursor dc{b.data(), sf.b, sf.b + sf.n, where + ": shape dimension"};
-          field d;
-          std::uint64_t size = 0;
-          while (next_field(dc, d))
-            if (d.number == 1 && d.wire == 0) size = d.value;
-          dims.push_back(size);
-        }
+        parse_shape(b.data(), tf, where, dims, unknown_rank);
       }
     }
     if (dtype != 1) continue;  // not float32
