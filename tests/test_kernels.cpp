@@ -452,6 +452,13 @@ TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once: column ranges,
       tensor<float> packed({static_cast<index_t>(kernels::packed_dense_size<A>(k, m))});
       kernels::pack_dense<A>(wt0.data(), k, m, packed.data());
       const std::size_t nblocks = kernels::dense_blocks<A>(m);
+      // the widened bf16 kernel on bf16 pairs, and the float32 one on the same values rounded first
+      tensor<float> pairs({static_cast<index_t>(kernels::packed_dense_bf16_widened_words<A>(k, m))});
+      kernels::pack_dense_bf16_widened<A>(wt0.data(), k, m, reinterpret_cast<std::uint32_t*>(pairs.data()));
+      tensor<float> wt_r = wt0, x_r = x, packed_r({static_cast<index_t>(kernels::packed_dense_size<A>(k, m))});
+      for (float& v : wt_r) v = round_to_bf16(v);
+      for (float& v : x_r) v = round_to_bf16(v);
+      kernels::pack_dense<A>(wt_r.data(), k, m, packed_r.data());
       for (const epilogue_case& e : epilogue_cases) {
         const std::string what = std::string(A::name()) + " fc rows=" + std::to_string(rows) + " k=" +
                                  std::to_string(c.k) + " m=" + std::to_string(c.m) + " ldx=" + std::to_string(ldx) +
@@ -485,6 +492,21 @@ TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once: column ranges,
           const tensor<float> g = got_g.result({rows, c.m});
           CHECK_MESSAGE(std::equal(g.begin(), g.end(), one_by_one.begin()),
                         what << " packed, " << span << " blocks a call: not the bits of one block a call");
+        }
+        // bf16 pairs widened: the bits of float32 on rounded weights and inputs (each column's products
+        // in the same order), one block a call and all in one
+        poisoned want_r(nb, m, ldo);
+        kernels::dense_packed<A>(x_r.data(), nb, ldx, k, packed_r.data(), m, want_r.data(), ldo, ed.kernel(e), 0, nblocks);
+        const tensor<float> rounded = want_r.result({rows, c.m});
+        for (std::size_t span : {std::size_t(1), nblocks}) {
+          poisoned got_w(nb, m, ldo);
+          for (std::size_t b0 = 0; b0 < nblocks; b0 += span)
+            kernels::dense_packed<A, true>(x.data(), nb, ldx, k, pairs.data(), m, got_w.data(), ldo, ed.kernel(e), b0,
+                                           std::min(nblocks, b0 + span));
+          got_w.check_canaries(what + " bf16 pairs");
+          const tensor<float> g = got_w.result({rows, c.m});
+          CHECK_MESSAGE(std::equal(g.begin(), g.end(), rounded.begin()),
+                        what << " bf16 pairs, " << span << " blocks a call: not the bits of float32 on rounded values");
         }
       }
     }

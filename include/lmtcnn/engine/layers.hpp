@@ -337,7 +337,7 @@ class depthwise_layer final : public epilogue_layer<A> {
 
 /// fully_connected: weights packed into column blocks; the blocks split across threads, every image
 /// of the batch in each (so the weights are read once per batch). In bf16 precision the weights are
-/// packed as bf16 pairs (dot mode) or rounded (widened mode, whose kernel rounds the inputs).
+/// packed as bf16 pairs, for dot products or widened in registers (whose kernel rounds the inputs).
 template <class A>
 class dense_layer final : public epilogue_layer<A> {
   using M = layer_math<A>;
@@ -349,13 +349,17 @@ class dense_layer final : public epilogue_layer<A> {
     m_ = static_cast<std::size_t>(out[1]);
     const std::size_t k = static_cast<std::size_t>(f.dim(0));
     mode_ = bf16_multiplies(k) ? mode : kernels::bf16_mode::off;
+    auto words = [&](std::size_t n) {
+      this->packed_ = tensor<float>({static_cast<index_t>(n)});
+      return reinterpret_cast<std::uint32_t*>(this->packed_.data());
+    };
     if (mode_ == kernels::bf16_mode::dot) {
-      this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_dense_bf16_words(k, m_))});
-      kernels::pack_dense_bf16(f.data(), k, m_, reinterpret_cast<std::uint32_t*>(this->packed_.data()));
+      kernels::pack_dense_bf16(f.data(), k, m_, words(kernels::packed_dense_bf16_words(k, m_)));
+    } else if (mode_ == kernels::bf16_mode::widened) {
+      kernels::pack_dense_bf16_widened<A>(f.data(), k, m_, words(kernels::packed_dense_bf16_widened_words<A>(k, m_)));
     } else {
-      const tensor<float> rounded = mode_ == kernels::bf16_mode::widened ? bf16_rounded(f) : tensor<float>();
       this->packed_ = tensor<float>({static_cast<index_t>(kernels::packed_dense_size<A>(k, m_))});
-      kernels::pack_dense<A>(rounded.size() ? rounded.data() : f.data(), k, m_, this->packed_.data());
+      kernels::pack_dense<A>(f.data(), k, m_, this->packed_.data());
     }
     this->set_epilogue(weight_data(w, a.bias), m_, a.activation(), a.alpha);
     this->whole_batch_ = true;

@@ -2,9 +2,11 @@
 // connected layers.
 //
 // Two ways, chosen per layer when a network is prepared (bf16_mode):
-// - widened (every path): the weights are rounded to bf16 and kept as float32 in the ordinary packed
-//   layouts; each tile of input rows is rounded into scratch (round_rows) and the float32 kernels run
-//   on it. The fully connected kernel rounds each input value as it broadcasts it.
+// - widened (every path): convolutions keep their weights rounded to bf16 as float32 in the ordinary
+//   packed layouts; each tile of input rows is rounded into scratch (round_rows) and the float32
+//   kernels run on it. Fully connected layers, which stream their weights from memory, keep them as
+//   bf16 pairs (kernels/dense.hpp) and widen them in registers; the kernel rounds each input value as
+//   it broadcasts it.
 // - dot (x86-64 AVX-512 with AVX512_BF16, checked at run time): the weights are packed as pairs of
 //   bf16 (two consecutive k of one output column in one 32-bit word), the input rows are converted
 //   into the same pairs, and vdpbf16ps adds both products of a pair into each float32 accumulator.
@@ -18,6 +20,7 @@
 
 #include "lmtcnn/core/precision.hpp"
 #include "lmtcnn/kernels/conv.hpp"
+#include "lmtcnn/kernels/dense.hpp"
 #include "lmtcnn/kernels/gemm.hpp"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
@@ -90,9 +93,6 @@ void gemm_block_widened(const float* const* rows, std::size_t m, std::size_t k, 
 // bf16: column j's b[2kp][j] and b[2kp+1][j] side by side (zero past n and past k). A tile's rows are
 // converted to words of two bf16 (k and k + 1; zero past k), row r at r * row_words.
 
-/// 32-bit words of a bf16 pair row of k values.
-constexpr std::size_t bf16_pair_words(std::size_t k) { return (k + 1) / 2; }
-
 /// Words pack_gemm_b_bf16 writes for k x n.
 constexpr std::size_t packed_gemm_b_bf16_words(std::size_t k, std::size_t n) {
   return (n + 31) / 32 * 32 * bf16_pair_words(k);
@@ -110,27 +110,16 @@ inline void pack_gemm_b_bf16(const float* b, std::size_t k, std::size_t n, std::
       }
 }
 
-// Fully connected: the weights [k, m] in column blocks of 8 vectors (128 columns; the last as many
-// vectors as its columns need), block after block; in a block, for each pair of k, its vectors of 16
-// words (column j's two bf16 of k and k + 1).
+// Fully connected: kernels/dense.hpp's bf16 pairs in column blocks of 8 vectors of 16 words (128
+// columns; the last as many vectors as its columns need).
 
 /// Words pack_dense_bf16 writes for k x m.
 constexpr std::size_t packed_dense_bf16_words(std::size_t k, std::size_t m) {
-  return bf16_pair_words(k) * (m / 128 * 128 + (m % 128 + 15) / 16 * 16);
+  return packed_dense_pair_words(k, m, 128, 16);
 }
 
 inline void pack_dense_bf16(const float* wt, std::size_t k, std::size_t m, std::uint32_t* dst) {
-  const std::size_t kp_count = bf16_pair_words(k);
-  for (std::size_t j0 = 0; j0 < m; j0 += 128) {
-    const std::size_t cols = std::min<std::size_t>(128, m - j0), padded = (cols + 15) / 16 * 16;
-    for (std::size_t kp = 0; kp < kp_count; ++kp, dst += padded)
-      for (std::size_t u = 0; u < padded; ++u) {
-        const std::size_t k0 = 2 * kp, k1 = k0 + 1;
-        const std::uint32_t lo = u < cols ? bf16_bits(wt[k0 * m + j0 + u]) : 0u;
-        const std::uint32_t hi = u < cols && k1 < k ? bf16_bits(wt[k1 * m + j0 + u]) : 0u;
-        dst[u] = lo | (hi << 16);
-      }
-  }
+  pack_dense_pairs(wt, k, m, 128, 16, dst);
 }
 
 // Standard convolution in dot mode: the reduction runs over window rows padded to an even length

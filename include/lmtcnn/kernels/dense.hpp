@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "lmtcnn/core/precision.hpp"
 #include "lmtcnn/kernels/common.hpp"
@@ -140,29 +142,102 @@ void pack_dense(const float* wt, std::size_t k, std::size_t m, float* dst) {
   }
 }
 
+// bf16 pairs (the widened bf16 precision; kernels/bf16.hpp's dot mode uses the same layout with
+// blocks of 128 columns): the same column blocks, but each block row holds two rows of k, column j's
+// bf16 of k and k + 1 side by side in one 32-bit word (the second zero past k), half the bytes of
+// the float32 layout to stream. In the kernel, word << 16 and word & 0xffff0000 are those two bf16
+// as float32, exactly.
+
+/// 32-bit words of a bf16 pair row of k values.
+constexpr std::size_t bf16_pair_words(std::size_t k) { return (k + 1) / 2; }
+
+/// Words pack_dense_pairs writes for k x m in blocks of bw columns, the last padded to a multiple of vec.
+constexpr std::size_t packed_dense_pair_words(std::size_t k, std::size_t m, std::size_t bw, std::size_t vec) {
+  return bf16_pair_words(k) * (m / bw * bw + (m % bw + vec - 1) / vec * vec);
+}
+
+inline void pack_dense_pairs(const float* wt, std::size_t k, std::size_t m, std::size_t bw, std::size_t vec,
+                             std::uint32_t* dst) {
+  const std::size_t kp_count = bf16_pair_words(k);
+  for (std::size_t j0 = 0; j0 < m; j0 += bw) {
+    const std::size_t cols = std::min(bw, m - j0), padded = (cols + vec - 1) / vec * vec;
+    for (std::size_t kp = 0; kp < kp_count; ++kp, dst += padded)
+      for (std::size_t u = 0; u < padded; ++u) {
+        const std::size_t k0 = 2 * kp, k1 = k0 + 1;
+        const std::uint32_t lo = u < cols ? bf16_bits(wt[k0 * m + j0 + u]) : 0u;
+        const std::uint32_t hi = u < cols && k1 < k ? bf16_bits(wt[k1 * m + j0 + u]) : 0u;
+        dst[u] = lo | (hi << 16);
+      }
+  }
+}
+
+/// Words pack_dense_bf16_widened writes for k x m on path A.
+template <class A>
+constexpr std::size_t packed_dense_bf16_widened_words(std::size_t k, std::size_t m) {
+  return packed_dense_pair_words(k, m, dense_block_vectors<A>() * width<A>, width<A>);
+}
+
+/// The weights as bf16 pairs in path A's column blocks, for dense_packed<A, true>.
+template <class A>
+void pack_dense_bf16_widened(const float* wt, std::size_t k, std::size_t m, std::uint32_t* dst) {
+  pack_dense_pairs(wt, k, m, dense_block_vectors<A>() * width<A>, width<A>, dst);
+}
+
 namespace impl {
-/// G neighbouring blocks of V vectors each (G > 1: all whole, bw * k floats apart) from column col0,
-/// ncols of them real, for B input rows; p: the first block's k rows. R: each input value rounded to
-/// bf16 (the widened bf16 precision).
-template <class A, std::size_t V, std::size_t B, std::size_t G, bool R = false>
+/// G neighbouring blocks of V vectors each (G > 1: all whole, one block's size apart) from column
+/// col0, ncols of them real, for B input rows; p: the first block's rows. P: the weights are bf16
+/// pairs (pack_dense_pairs) and each input value is rounded to bf16 (the widened bf16 precision); the
+/// products still enter each column's one chain in the order of k, so the sums are those of float32
+/// weights rounded to bf16.
+template <class A, std::size_t V, std::size_t B, std::size_t G, bool P = false>
 void dense_block(const float* x, std::size_t ldx, std::size_t k, const float* p, float* out, std::size_t ldo,
                  const epilogue_k& ep, std::size_t col0, std::size_t ncols) {
   constexpr std::size_t w = width<A>;
-  const std::size_t block_floats = V * w * k;
   vf<A> acc[B][G][V];
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t g = 0; g < G; ++g)
       for (std::size_t u = 0; u < V; ++u) acc[b][g][u] = vf<A>(0.f);
-  for (std::size_t i = 0; i < k; ++i, p += V * w) {
-    vf<A> xb[B];
-    for (std::size_t b = 0; b < B; ++b) xb[b] = vf<A>(R ? round_to_bf16(x[b * ldx + i]) : x[b * ldx + i]);
+  if constexpr (!P) {
+    const std::size_t block_floats = V * w * k;
+    for (std::size_t i = 0; i < k; ++i, p += V * w) {
+      vf<A> xb[B];
+      for (std::size_t b = 0; b < B; ++b) xb[b] = vf<A>(x[b * ldx + i]);
 #pragma GCC unroll 8
-    for (std::size_t g = 0; g < G; ++g)
+      for (std::size_t g = 0; g < G; ++g)
 #pragma GCC unroll 8
-      for (std::size_t u = 0; u < V; ++u) {
-        const vf<A> wv = vf<A>::load_aligned(p + g * block_floats + u * w);
-        for (std::size_t b = 0; b < B; ++b) acc[b][g][u] = xsimd::fma(xb[b], wv, acc[b][g][u]);
+        for (std::size_t u = 0; u < V; ++u) {
+          const vf<A> wv = vf<A>::load_aligned(p + g * block_floats + u * w);
+          for (std::size_t b = 0; b < B; ++b) acc[b][g][u] = xsimd::fma(xb[b], wv, acc[b][g][u]);
+        }
+    }
+  } else {
+    using vu = xsimd::batch<std::uint32_t, A>;
+    const std::size_t block_words = V * w * bf16_pair_words(k), whole = k / 2;
+    const auto* q = reinterpret_cast<const std::uint32_t*>(p);
+    const vu high(0xffff0000u);
+    // one pair of k from i: both halves (Two) or, for an odd k's last, the first only
+    auto step = [&](std::size_t i, auto two) {
+      constexpr bool Two = decltype(two)::value;
+      vf<A> x0[B], x1[B];
+      for (std::size_t b = 0; b < B; ++b) {
+        x0[b] = vf<A>(round_to_bf16(x[b * ldx + i]));
+        if constexpr (Two) x1[b] = vf<A>(round_to_bf16(x[b * ldx + i + 1]));
       }
+#pragma GCC unroll 8
+      for (std::size_t g = 0; g < G; ++g)
+#pragma GCC unroll 8
+        for (std::size_t u = 0; u < V; ++u) {
+          const vu wv = vu::load_aligned(q + g * block_words + u * w);
+          const vf<A> lo = xsimd::bitwise_cast<vf<A>>(wv << 16), hi = xsimd::bitwise_cast<vf<A>>(wv & high);
+          for (std::size_t b = 0; b < B; ++b) {
+            acc[b][g][u] = xsimd::fma(x0[b], lo, acc[b][g][u]);
+            if constexpr (Two) acc[b][g][u] = xsimd::fma(x1[b], hi, acc[b][g][u]);
+          }
+        }
+      q += V * w;
+    };
+    for (std::size_t kp = 0; kp < whole; ++kp) step(2 * kp, std::true_type{});
+    if (k % 2) step(k - 1, std::false_type{});
   }
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t g = 0; g < G; ++g)
@@ -174,51 +249,52 @@ void dense_block(const float* x, std::size_t ldx, std::size_t k, const float* p,
 
 /// G blocks (G > 1: whole ones) for nb input rows: two rows at a time, in subgroups as
 /// dense_group_blocks allows.
-template <class A, std::size_t V, std::size_t G, bool R = false>
+template <class A, std::size_t V, std::size_t G, bool P = false>
 void dense_block_rows(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* p, float* out,
                       std::size_t ldo, const epilogue_k& ep, std::size_t col0, std::size_t ncols) {
   constexpr std::size_t G2 = std::min(G, dense_group_blocks<A, 2>()), bw = V * width<A>;
   static_assert(G % G2 == 0, "a group of blocks splits into whole subgroups for two rows");
+  const std::size_t block = bw * (P ? bf16_pair_words(k) : k);  // floats (or words) per block
   std::size_t b = 0;
   for (; b + 2 <= nb; b += 2)
     for (std::size_t g = 0; g < G; g += G2)
-      dense_block<A, V, 2, G2, R>(x + b * ldx, ldx, k, p + g * bw * k, out + b * ldo + g * bw, ldo, ep, col0 + g * bw,
-                               std::min(ncols - g * bw, G2 * bw));
-  if (b < nb) dense_block<A, V, 1, G, R>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
+      dense_block<A, V, 2, G2, P>(x + b * ldx, ldx, k, p + g * block, out + b * ldo + g * bw, ldo, ep, col0 + g * bw,
+                                  std::min(ncols - g * bw, G2 * bw));
+  if (b < nb) dense_block<A, V, 1, G, P>(x + b * ldx, ldx, k, p, out + b * ldo, ldo, ep, col0, ncols);
 }
 }  // namespace impl
 
 /// out[b][j] = epilogue(sum_i x[b][i] * wt[i][j]) for nb input rows (x + b * ldx, out + b * ldo),
 /// weights packed by pack_dense (64-byte aligned), column blocks [block_begin, block_end) only, so
-/// threads can share a layer. Writes only the m columns; reads no input past k. R: the inputs rounded
-/// to bf16 as they are read.
-template <class A, bool R = false>
+/// threads can share a layer. Writes only the m columns; reads no input past k. P: the weights packed
+/// by pack_dense_bf16_widened instead, the inputs rounded to bf16 as they are read.
+template <class A, bool P = false>
 void dense_packed(const float* x, std::size_t nb, std::size_t ldx, std::size_t k, const float* packed, std::size_t m,
                   float* out, std::size_t ldo, const epilogue_k& ep, std::size_t block_begin, std::size_t block_end) {
   constexpr std::size_t w = width<A>, nv = dense_block_vectors<A>(), bw = nv * w, G = dense_group_blocks<A, 1>();
   for (std::size_t blk = block_begin; blk < block_end;) {
     const std::size_t col0 = blk * bw, ncols = std::min(bw, m - col0), vecs = (ncols + w - 1) / w;
-    const float* p = packed + col0 * k;  // every block before this one is whole
+    const float* p = packed + col0 * (P ? bf16_pair_words(k) : k);  // every block before this one is whole
     float* o = out + col0;
     if constexpr (G > 1) {
       if (blk + G <= block_end && col0 + G * bw <= m) {  // G whole blocks
-        impl::dense_block_rows<A, nv, G, R>(x, nb, ldx, k, p, o, ldo, ep, col0, G * bw);
+        impl::dense_block_rows<A, nv, G, P>(x, nb, ldx, k, p, o, ldo, ep, col0, G * bw);
         blk += G;
         continue;
       }
     }
     switch (vecs) {
-      case 1: impl::dense_block_rows<A, 1, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 2: impl::dense_block_rows<A, std::min<std::size_t>(2, nv), 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 3: impl::dense_block_rows<A, std::min<std::size_t>(3, nv), 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-      case 4: impl::dense_block_rows<A, std::min<std::size_t>(4, nv), 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 1: impl::dense_block_rows<A, 1, 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 2: impl::dense_block_rows<A, std::min<std::size_t>(2, nv), 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 3: impl::dense_block_rows<A, std::min<std::size_t>(3, nv), 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+      case 4: impl::dense_block_rows<A, std::min<std::size_t>(4, nv), 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
       default:
         if constexpr (nv == 8) {
           switch (vecs) {
-            case 5: impl::dense_block_rows<A, 5, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            case 6: impl::dense_block_rows<A, 6, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            case 7: impl::dense_block_rows<A, 7, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
-            default: impl::dense_block_rows<A, 8, 1, R>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 5: impl::dense_block_rows<A, 5, 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 6: impl::dense_block_rows<A, 6, 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            case 7: impl::dense_block_rows<A, 7, 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
+            default: impl::dense_block_rows<A, 8, 1, P>(x, nb, ldx, k, p, o, ldo, ep, col0, ncols); break;
           }
         }
         break;
