@@ -331,6 +331,7 @@ BENCHMARK(dense)->Name("lmtcnn/age_512to8")->Args({512, 8});
 BENCHMARK(softmax)->Name("lmtcnn/age_softmax8")->Args({8});
 // face-api.js AgeGenderNet
 BENCHMARK(conv)->Name("faceapi/conv_in_3x3s2_3to32")->Args({112, 112, 3, 32, 3, 2, 1});
+BENCHMARK(conv)->Name("faceapi/tiny_conv0_3x3s1_3to16")->Args({416, 416, 3, 16, 3, 1, 1});
 BENCHMARK(depthwise)->Name("faceapi/dw_56x56x32")->Args({56, 56, 32, 1});
 BENCHMARK(conv)->Name("faceapi/pw_56x56_32to64")->Args({56, 56, 32, 64, 1, 1, 0});
 BENCHMARK(conv)->Name("faceapi/pw_56x56_64to64")->Args({56, 56, 64, 64, 1, 1, 0});

@@ -191,7 +191,9 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
                           {9, 12, 3, 5, 3, 2, 5, 1}, {10, 13, 2, vw + 1, 2, 1, 3, 3},  // unequal windows and strides
                           {227, 227, 3, 96, 7, 4},  // LMTCNN conv1
                           {112, 112, 3, 32, 3, 2},  // face-api conv_in
-                          {34, 34, 3, 16, 3, 1}};   // tiny face detector conv0 (smaller input)
+                          {34, 34, 3, 16, 3, 1},    // tiny face detector conv0 (smaller input)
+                          // one vector of output channels or less, rows of several narrow tiles
+                          {5, 61, 5, vw - 3, 3, 1}, {6, 80, 3, vw, 3, 2}, {4, 53, 2, 1, 2, 1}};
   for (const c_case& c : cases)
     for (padding p : {padding::valid, padding::same}) {
       const index_t kw = c.kw ? c.kw : c.k, sw = c.sw ? c.sw : c.s;

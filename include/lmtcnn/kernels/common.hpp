@@ -117,6 +117,18 @@ LMTCNN_ALWAYS_INLINE void apply_n(const epilogue_k& e, vf<A> (&y)[n], std::size_
   if (e.activation_last) activate_n<A, n>(e, y);
 }
 
+/// Hides where p came from: loads through it are not matched with earlier loads through the pointer
+/// it was computed from. Where windows overlap (a row's element i + lda is the next row's element
+/// i) compilers otherwise carry the loaded values from one step to the next in registers they do not
+/// have, spilling them, instead of folding each load into its FMA.
+template <class T>
+LMTCNN_ALWAYS_INLINE const T* opaque(const T* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__("" : "+r"(p));
+#endif
+  return p;
+}
+
 /// Keeps v in a vector register from here on. Compilers fold loads into FMAs as memory operands,
 /// re-reading a value already loaded once per use; where a kernel reuses a vector many times that
 /// exhausts the load ports (two 256-bit loads a cycle on Zen 3) before the FMA units.

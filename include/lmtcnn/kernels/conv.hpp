@@ -109,6 +109,9 @@ void conv2d_tiles(const conv_geom& g, std::size_t oy_begin, std::size_t oy_end, 
 /// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
 /// (by default all), so threads may share an image. Interior tiles read the image in place; the
 /// others' windows are gathered (zeros for padding) and packed.
+/// Layers of at most one vector of output channels (the tiny face detector's first, 16 channels)
+/// take interior tiles of gemm_mr_narrow pixels by one vector, which the two-vector tile would
+/// leave half empty; the same sums in the same order.
 template <class A>
 void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, float* out, const epilogue_k& ep,
                   float* scratch, std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
@@ -116,27 +119,49 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
   const std::size_t k = g.kh * g.kw * g.in_c, span = g.kw * g.in_c;
   float* apack = scratch;         // k-major tile
   float* rows = scratch + mr * k;  // row-major patches
-  float* outs[mr];
   const std::size_t lda = g.stride_w * g.in_c, row_stride = g.in_w * g.in_c;
+  // pixels whose windows are not all inside, up to mr at a time: gathered and packed
+  auto edge = [&](const std::size_t* pixel, std::size_t m) {
+    float* outs[mr];
+    for (std::size_t r = 0; r < mr; ++r) {
+      const std::size_t p = pixel[r < m ? r : 0];
+      outs[r] = out + p * g.out_c;
+      gather_patch(in, g, p, rows + r * k);
+    }
+    for (std::size_t kk = 0; kk < k; ++kk)
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < mr; ++r) apack[kk * mr + r] = rows[r * k + kk];
+    gemm_block_packed<A>(apack, m, k, bpacked, g.out_c, outs, ep);
+  };
+  if (g.out_c <= width<A>) {
+    constexpr std::size_t mn = gemm_mr_narrow<A>();
+    conv2d_tiles<mn>(
+        g, oy_begin, oy_end,
+        [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
+          float* outs[mn];
+          for (std::size_t r = 0; r < mn; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+          const float* a = in + (iy0 * g.in_w + ix0) * g.in_c;
+          switch (lda) {  // RGB input at stride 1 or 2, the usual first layers
+            case 3: gemm_tile_window_narrow<A, 3>(a, lda, g.kh, span, row_stride, bpacked, outs, g.out_c, ep); break;
+            case 6: gemm_tile_window_narrow<A, 6>(a, lda, g.kh, span, row_stride, bpacked, outs, g.out_c, ep); break;
+            default: gemm_tile_window_narrow<A>(a, lda, g.kh, span, row_stride, bpacked, outs, g.out_c, ep); break;
+          }
+        },
+        [&](const std::size_t* pixel, std::size_t m) {
+          for (std::size_t i = 0; i < m; i += mr) edge(pixel + i, std::min(mr, m - i));
+        });
+    return;
+  }
   conv2d_tiles<mr>(
       g, oy_begin, oy_end,
       [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
+        float* outs[mr];
         for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
         const float* a = in + (iy0 * g.in_w + ix0) * g.in_c;
         for (std::size_t p = 0; p < g.out_c; p += nr)
           gemm_tile_window<A>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p, std::min(nr, g.out_c - p), ep);
       },
-      [&](const std::size_t* pixel, std::size_t m) {
-        for (std::size_t r = 0; r < mr; ++r) {
-          const std::size_t p = pixel[r < m ? r : 0];
-          outs[r] = out + p * g.out_c;
-          gather_patch(in, g, p, rows + r * k);
-        }
-        for (std::size_t kk = 0; kk < k; ++kk)
-#pragma GCC unroll 16
-          for (std::size_t r = 0; r < mr; ++r) apack[kk * mr + r] = rows[r * k + kk];
-        gemm_block_packed<A>(apack, m, k, bpacked, g.out_c, outs, ep);
-      });
+      edge);
 }
 
 /// One image with every window gathered (the bf16 precision's way: its blocks convert the rows they

@@ -132,6 +132,44 @@ inline void gemm_tile_window(const float* a, std::size_t lda, std::size_t kh, st
   gemm_tile_store<A>(acc0, acc1, out, mr, col, ncols, ep);
 }
 
+/// Rows of the narrow tile, for layers of at most one vector of output columns: twice gemm_mr, one
+/// accumulator vector each.
+template <class A>
+constexpr std::size_t gemm_mr_narrow() {
+  return 2 * gemm_mr<A>();
+}
+
+/// gemm_tile_window for at most one vector of columns (ncols <= width): gemm_mr_narrow rows, the
+/// first vector of each k's panel row. Each output's sum runs over k in the same order as in the
+/// two-vector tile, so the results are the same. L: lda known when compiled (0: lda_rt), so each
+/// row's element is a constant offset from one pointer (x86 has too few registers for 24 offsets).
+template <class A, std::size_t L = 0>
+inline void gemm_tile_window_narrow(const float* a, std::size_t lda_rt, std::size_t kh, std::size_t span,
+                                    std::size_t row_stride, const float* bpanel, float* const* out, std::size_t ncols,
+                                    const epilogue_k& ep) {
+  constexpr std::size_t mr = gemm_mr_narrow<A>(), w = width<A>;
+  const std::size_t lda = L != 0 ? L : lda_rt;
+  vf<A> acc[mr] = {};  // value-initialised: zeros
+  const float* b = bpanel;
+  for (std::size_t ky = 0; ky < kh; ++ky) {
+    const float* row = a + ky * row_stride;
+    for (std::size_t i = 0; i < span; ++i, b += 2 * w) {
+      const vf<A> bv = vf<A>::load_aligned(b);
+      const float* p = opaque(row + i);
+#pragma GCC unroll 32
+      for (std::size_t r = 0; r < mr; ++r) acc[r] = xsimd::fma(vf<A>(p[r * lda]), bv, acc[r]);
+    }
+  }
+  apply_n<A>(ep, acc, 0);
+  if (ncols == w) {
+#pragma GCC unroll 32
+    for (std::size_t r = 0; r < mr; ++r) acc[r].store_unaligned(out[r]);
+  } else {
+#pragma GCC unroll 32
+    for (std::size_t r = 0; r < mr; ++r) store_upto<A>(out[r], acc[r], ncols);
+  }
+}
+
 /// A packed tile: k-major, mr values per k.
 template <class A>
 inline void gemm_tile(const float* apack, const float* bpanel, std::size_t k, float* const* out, std::size_t m,
