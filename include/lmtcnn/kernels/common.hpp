@@ -82,36 +82,37 @@ LMTCNN_ALWAYS_INLINE vf<A> apply(const epilogue_k& e, vf<A> y, std::size_t c) {
 template <class A, std::size_t n>
 LMTCNN_ALWAYS_INLINE void activate_n(const epilogue_k& e, vf<A> (&y)[n]) {
   if (e.activation == act::relu) {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::max(y[j], vf<A>(0.f));
   } else if (e.activation == act::relu6) {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::min(xsimd::max(y[j], vf<A>(0.f)), vf<A>(6.f));
   } else if (e.activation == act::leaky_relu) {
     const vf<A> alpha(e.alpha);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (std::size_t j = 0; j < n; ++j) y[j] = xsimd::select(y[j] < vf<A>(0.f), y[j] * alpha, y[j]);
   }
 }
 
 /// apply() on n vectors of the same channels c (n output pixels of one channel block): each choice
-/// of the epilogue is tested, and each per-channel vector loaded, once for all of them.
+/// of the epilogue is tested, and each per-channel vector loaded, once for all of them. The loops
+/// unroll whole up to n = 32, so a tile's accumulators never leave the registers for them.
 template <class A, std::size_t n>
 LMTCNN_ALWAYS_INLINE void apply_n(const epilogue_k& e, vf<A> (&y)[n], std::size_t c) {
   if (e.bias) {
     const vf<A> b = vf<A>::load_unaligned(e.bias + c);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (std::size_t j = 0; j < n; ++j) y[j] += b;
   }
   if (!e.activation_last) activate_n<A, n>(e, y);
   if (e.scale) {
     const vf<A> s = vf<A>::load_unaligned(e.scale + c);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (std::size_t j = 0; j < n; ++j) y[j] *= s;
   }
   if (e.shift) {
     const vf<A> t = vf<A>::load_unaligned(e.shift + c);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (std::size_t j = 0; j < n; ++j) y[j] += t;
   }
   if (e.activation_last) activate_n<A, n>(e, y);

@@ -92,15 +92,26 @@ void conv2d_tiles(const conv_geom& g, std::size_t oy_begin, std::size_t oy_end, 
       interior(oy, ox, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left);
     }
   }
+  // the rest in row-major order: whole rows whose windows cross the top or bottom, else the columns
+  // left and right of the interior (no division per pixel: a 416 x 416 layer has 173,056 of them)
   std::size_t pending[mr];
   std::size_t m = 0;
-  for (std::size_t q = oy_begin * g.out_w; q < std::min(g.out_h * g.out_w, oy_end * g.out_w); ++q) {
-    const std::size_t oy = q / g.out_w, ox = q % g.out_w;
-    if (row_inside(oy) && ox >= ox_lo && ox < ox_hi) continue;  // an interior tile's
-    pending[m++] = q;
-    if (m == mr) {
-      edge(static_cast<const std::size_t*>(pending), m);
-      m = 0;
+  auto add = [&](std::size_t first, std::size_t last) {
+    for (std::size_t q = first; q < last; ++q) {
+      pending[m++] = q;
+      if (m == mr) {
+        edge(static_cast<const std::size_t*>(pending), m);
+        m = 0;
+      }
+    }
+  };
+  for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
+    const std::size_t row = oy * g.out_w;
+    if (!row_inside(oy)) {
+      add(row, row + g.out_w);
+    } else {
+      add(row, row + ox_lo);
+      add(row + ox_hi, row + g.out_w);
     }
   }
   if (m > 0) edge(static_cast<const std::size_t*>(pending), m);
