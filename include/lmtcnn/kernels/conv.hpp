@@ -144,14 +144,18 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
       for (std::size_t r = 0; r < mr; ++r) apack[kk * mr + r] = rows[r * k + kk];
     gemm_block_packed<A>(apack, m, k, bpacked, g.out_c, outs, ep);
   };
+  // an interior tile of n pixels from (oy, ox): their output rows, and its first window's corner
+  auto interior = [&](float** outs, std::size_t n, std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
+    for (std::size_t r = 0; r < n; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+    return in + (iy0 * g.in_w + ix0) * g.in_c;
+  };
   if (g.out_c <= width<A>) {
     constexpr std::size_t mn = gemm_mr_narrow<A>();
     conv2d_tiles<mn>(
         g, oy_begin, oy_end,
         [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
           float* outs[mn];
-          for (std::size_t r = 0; r < mn; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
-          const float* a = in + (iy0 * g.in_w + ix0) * g.in_c;
+          const float* a = interior(outs, mn, oy, ox, iy0, ix0);
           switch (lda) {  // RGB input at stride 1 or 2, the usual first layers
             case 3: gemm_tile_window_narrow<A, 3>(a, lda, g.kh, span, row_stride, bpacked, outs, g.out_c, ep); break;
             case 6: gemm_tile_window_narrow<A, 6>(a, lda, g.kh, span, row_stride, bpacked, outs, g.out_c, ep); break;
@@ -167,8 +171,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
       g, oy_begin, oy_end,
       [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
         float* outs[mr];
-        for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
-        const float* a = in + (iy0 * g.in_w + ix0) * g.in_c;
+        const float* a = interior(outs, mr, oy, ox, iy0, ix0);
         for (std::size_t p = 0; p < g.out_c; p += nr)
           gemm_tile_window<A>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p, std::min(nr, g.out_c - p), ep);
       },
