@@ -4,7 +4,7 @@
 //
 // Adding an op: a row in LMTCNN_OP_TABLE (a new number; numbers are never reused), its attribute
 // struct below if it has parameters, its shape rule (graph.hpp), its reference op (reference/) and
-// graph_net's call of it, its prepared layer (engine/layers.hpp), and their tests.
+// graph_net's call of it, its prepared layer (engine/layers_*.hpp), and their tests.
 //
 // Per-op conventions (the same in memory and in the weight file, see weights_tools/FORMAT.md):
 //   op                 inputs  tensors                              ints                              floats
