@@ -57,6 +57,16 @@ inline const std::vector<simd_path_entry>& built_paths() {
 #if !(defined(__x86_64__) || defined(_M_X64)) || !(defined(__GNUC__) || defined(__clang__))
 #error "LMTCNN_DISPATCH is for x86-64 with GCC or clang; build without it to use the compile-time path"
 #endif
+// The paths built: those LMTCNN_DISPATCH_HAS_SSE2, _SSE4_2, _AVX2, _AVX512 name (the CMake target
+// defines one for each unit it compiles, all four unless LMTCNN_DISPATCH_PATHS says otherwise), or all
+// four when none is defined.
+#if !defined(LMTCNN_DISPATCH_HAS_SSE2) && !defined(LMTCNN_DISPATCH_HAS_SSE4_2) && !defined(LMTCNN_DISPATCH_HAS_AVX2) && \
+    !defined(LMTCNN_DISPATCH_HAS_AVX512)
+#define LMTCNN_DISPATCH_HAS_SSE2
+#define LMTCNN_DISPATCH_HAS_SSE4_2
+#define LMTCNN_DISPATCH_HAS_AVX2
+#define LMTCNN_DISPATCH_HAS_AVX512
+#endif
 // Defined by the per-path translation units (engine/isa_unit.hpp).
 std::shared_ptr<const simd_engine> make_engine_sse2(graph, engine_weights, std::shared_ptr<const void>, precision);
 std::shared_ptr<const simd_engine> make_engine_sse4_2(graph, engine_weights, std::shared_ptr<const void>, precision);
@@ -82,10 +92,20 @@ inline bool cpu_runs_avx512() {
 
 /// Every path this program has, best first.
 inline const std::vector<simd_path_entry>& built_paths() {
-  static const std::vector<simd_path_entry> paths = {{"avx512", cpu_runs_avx512, make_engine_avx512},
-                                                     {"avx2", cpu_runs_avx2, make_engine_avx2},
-                                                     {"sse4.2", cpu_runs_sse4_2, make_engine_sse4_2},
-                                                     {"sse2", cpu_runs_always, make_engine_sse2}};
+  static const std::vector<simd_path_entry> paths = {
+#if defined(LMTCNN_DISPATCH_HAS_AVX512)
+      {"avx512", cpu_runs_avx512, make_engine_avx512},
+#endif
+#if defined(LMTCNN_DISPATCH_HAS_AVX2)
+      {"avx2", cpu_runs_avx2, make_engine_avx2},
+#endif
+#if defined(LMTCNN_DISPATCH_HAS_SSE4_2)
+      {"sse4.2", cpu_runs_sse4_2, make_engine_sse4_2},
+#endif
+#if defined(LMTCNN_DISPATCH_HAS_SSE2)
+      {"sse2", cpu_runs_always, make_engine_sse2},
+#endif
+  };
   return paths;
 }
 #else
@@ -147,7 +167,9 @@ inline const simd_path_entry& chosen_path() {
   for (const simd_path_entry& p : built_paths())
     if (p.cpu_runs()) return p;
   if (built_paths().empty()) throw error("no SIMD path: this program was built with LMTCNN_FORCE_REFERENCE");
-  return built_paths().back();
+  std::string built;
+  for (const simd_path_entry& p : built_paths()) built += std::string(built.empty() ? "" : ", ") + p.name;
+  throw error("this CPU runs none of the SIMD paths this program was built with (" + built + ")");
 }
 
 inline precision chosen_precision() {
