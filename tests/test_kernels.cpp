@@ -566,6 +566,19 @@ TEST_CASE_TEMPLATE_DEFINE("element-wise, per-channel and statistics kernels", A,
     sum.check_canaries(std::string(A::name()) + " add n=" + std::to_string(n));
     const tensor<float> t = sum.result(a.shape());
     CHECK_MESSAGE(std::equal(want.begin(), want.end(), t.begin()), A::name() << " add n=" << n);
+    // a ReLU or ReLU6 taken into the add (the engine folds one that follows it): add, then the
+    // reference's ReLU; values -20..20 reach both ends of ReLU6
+    for (const activation act : {activation::relu, activation::relu6}) {
+      ref::add<float>(big.view(), b.view(), want.view());
+      tensor<float> want_act(a.shape());
+      ref::relu<float>(want.view(), want_act.view(), act == activation::relu6 ? 6.0 : 0.0);
+      poisoned fused(1, un);
+      kernels::add_n<A>(big.data(), b.data(), fused.data(), un, act);
+      fused.check_canaries(std::string(A::name()) + " add+relu n=" + std::to_string(n));
+      const tensor<float> f = fused.result(a.shape());
+      CHECK_MESSAGE(std::equal(want_act.begin(), want_act.end(), f.begin()),
+                    A::name() << " add+relu" << (act == activation::relu6 ? "6" : "") << " n=" << n);
+    }
   }
   for (index_t m : {index_t(1), index_t(2), index_t(8), vw + 3}) {
     const tensor<float> x = rnd({3, m}, -10, 10);

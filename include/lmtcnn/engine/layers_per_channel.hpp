@@ -234,13 +234,23 @@ class relu_layer final : public layer<A> {
   activation act_;
 };
 
+/// Residual add; takes a following ReLU (the 68-point landmark nets' dense blocks end each sum with
+/// one), applied to the sum as it is stored.
 template <class A>
 class add_layer final : public layer<A> {
  public:
   add_layer(const graph_node&, const shape&, const shape&, const weight_views&) {}
-  void run(const layer_args& a) const override {
-    kernels::add_n<A>(a.in, a.in2, a.out, a.n * static_cast<std::size_t>(a.in_shape.elements()));
+  bool absorb_relu(activation act) override {
+    if (act_ != activation::none) return false;
+    act_ = act;
+    return true;
   }
+  void run(const layer_args& a) const override {
+    kernels::add_n<A>(a.in, a.in2, a.out, a.n * static_cast<std::size_t>(a.in_shape.elements()), act_);
+  }
+
+ private:
+  activation act_ = activation::none;
 };
 
 template <class A>

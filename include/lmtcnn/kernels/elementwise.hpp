@@ -39,14 +39,29 @@ void relu6_n(const float* in, float* out, std::size_t n) {
   map_n<A>(in, out, n, [](vf<A> v) { return xsimd::min(xsimd::max(v, vf<A>(0.f)), vf<A>(6.f)); });
 }
 
-/// out = a + b (residual add); out may be a or b.
-template <class A>
-void add_n(const float* a, const float* b, float* out, std::size_t n) {
+/// out = f(a + b) (residual add, then f: identity or a ReLU); out may be a or b.
+template <class A, class F>
+void add_map_n(const float* a, const float* b, float* out, std::size_t n, F f) {
   constexpr std::size_t w = width<A>;
   std::size_t i = 0;
-  for (; i + w <= n; i += w)
-    (vf<A>::load_unaligned(a + i) + vf<A>::load_unaligned(b + i)).store_unaligned(out + i);
-  for (; i < n; ++i) out[i] = a[i] + b[i];
+  for (; i + w <= n; i += w) f(vf<A>::load_unaligned(a + i) + vf<A>::load_unaligned(b + i)).store_unaligned(out + i);
+  if (i < n) {
+    alignas(64) float ta[w] = {}, tb[w] = {};
+    std::memcpy(ta, a + i, (n - i) * sizeof(float));
+    std::memcpy(tb, b + i, (n - i) * sizeof(float));
+    store_partial<A>(out + i, f(vf<A>::load_aligned(ta) + vf<A>::load_aligned(tb)), n - i);
+  }
+}
+
+/// out = then(a + b), then none, relu or relu6; out may be a or b.
+template <class A>
+void add_n(const float* a, const float* b, float* out, std::size_t n, act then = act::none) {
+  if (then == act::relu)
+    add_map_n<A>(a, b, out, n, [](vf<A> v) { return xsimd::max(v, vf<A>(0.f)); });
+  else if (then == act::relu6)
+    add_map_n<A>(a, b, out, n, [](vf<A> v) { return xsimd::min(xsimd::max(v, vf<A>(0.f)), vf<A>(6.f)); });
+  else
+    add_map_n<A>(a, b, out, n, [](vf<A> v) { return v; });
 }
 
 /// Per pixel of c channels: out = in * scale[ch] + shift[ch] (scale, shift padded); in-place allowed.
