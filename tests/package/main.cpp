@@ -24,6 +24,9 @@ static int run() {
                 static_cast<double>(reference));
     ok = ok && simd == 4.f && reference == 4.f;
   }
+  std::string names;
+  for (const std::string& path : lmtcnn::simd_paths()) names += (names.empty() ? "" : ", ") + path;
+  if (ok) std::printf("ok (paths: %s)\n", names.c_str());
   return ok ? 0 : 1;
 }
 

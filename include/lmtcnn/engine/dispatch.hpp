@@ -140,20 +140,21 @@ inline simd_path_choice& path_choice() {
   return c;
 }
 
-inline std::string runnable_list() {
+/// The names of the paths built (only those this CPU runs, by default), best first, comma-separated.
+inline std::string path_list(bool only_runnable = true) {
   std::string s;
   for (const simd_path_entry& p : built_paths())
-    if (p.cpu_runs()) s += std::string(s.empty() ? "" : ", ") + p.name;
+    if (!only_runnable || p.cpu_runs()) s += std::string(s.empty() ? "" : ", ") + p.name;
   return s;
 }
 
 inline const simd_path_entry& find_path(const std::string& name, const char* what) {
   for (const simd_path_entry& p : built_paths())
     if (name == p.name) {
-      if (!p.cpu_runs()) throw error(std::string(what) + " '" + name + "': this CPU cannot run it (it runs " + runnable_list() + ")");
+      if (!p.cpu_runs()) throw error(std::string(what) + " '" + name + "': this CPU cannot run it (it runs " + path_list() + ")");
       return p;
     }
-  throw error(std::string(what) + " '" + name + "' is no SIMD path of this program (it has " + runnable_list() + ")");
+  throw error(std::string(what) + " '" + name + "' is no SIMD path of this program (it has " + path_list() + ")");
 }
 
 inline const simd_path_entry& chosen_path() {
@@ -167,9 +168,7 @@ inline const simd_path_entry& chosen_path() {
   for (const simd_path_entry& p : built_paths())
     if (p.cpu_runs()) return p;
   if (built_paths().empty()) throw error("no SIMD path: this program was built with LMTCNN_FORCE_REFERENCE");
-  std::string built;
-  for (const simd_path_entry& p : built_paths()) built += std::string(built.empty() ? "" : ", ") + p.name;
-  throw error("this CPU runs none of the SIMD paths this program was built with (" + built + ")");
+  throw error("this CPU runs none of the SIMD paths this program was built with (" + path_list(false) + ")");
 }
 
 inline precision chosen_precision() {

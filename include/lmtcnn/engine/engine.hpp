@@ -4,8 +4,8 @@
 // Preparing a network builds one prepared layer per node (engine/layers.hpp: each packs its filters
 // for A, so the engine's copy of a network's weights is separate from the file's), then folds a
 // batch norm with stored statistics, or a ReLU, into the epilogue of the convolution before it (a ReLU
-// also into a residual add) when that layer's output feeds nothing else (LMTCNN's BN comes after the ReLU, which is exactly
-// the epilogue's order). The engine keeps the plan: memory, order, the image-by-image prefix.
+// also into a residual add) when that layer's output feeds nothing else (LMTCNN's BN comes after the
+// ReLU, which is exactly the epilogue's order). The engine keeps the plan: memory, order, the image-by-image prefix.
 //
 // Memory: all activations of a call live in one arena, planned once per batch size (a buffer is
 // reused as soon as the value in it is dead; a folded batch norm shares its producer's buffer), in a
@@ -191,9 +191,8 @@ class engine_net final : public simd_engine {
 
   /// Folds layer i into the layer that produces its input when that layer feeds only layer i and
   /// takes it (a convolution's epilogue takes a ReLU or a batch norm's scale and shift, a residual add a
-  /// ReLU). An input made
-  /// by a layer already folded leads to the layer it was folded into (depthwise, batch norm, ReLU6:
-  /// both go into the depthwise layer's epilogue).
+  /// ReLU). An input made by a layer already folded leads to the layer it was folded into (depthwise,
+  /// batch norm, ReLU6: both go into the depthwise layer's epilogue).
   void fold(std::size_t i, const std::vector<int>& uses) {
     std::uint32_t src = graph_.nodes[i].inputs[0];
     while (src != 0 && uses[src] == 1 && folded_[src - 1]) src = graph_.nodes[src - 1].inputs[0];
