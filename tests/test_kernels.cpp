@@ -189,7 +189,8 @@ TEST_CASE_TEMPLATE_DEFINE("standard convolution: kernels 1/3/7, strides 1/2/4, V
   const c_case cases[] = {{7, 9, 3, 5, 3, 1},      {11, 5, 1, vw + 1, 3, 2}, {9, 9, 3, 2 * vw, 7, 4},
                           {13, 10, 5, vw - 1, 7, 4}, {6, 6, 2, 3, 1, 2},       {5, 4, 3, 96, 3, 2},
                           {9, 12, 3, 5, 3, 2, 5, 1}, {10, 13, 2, vw + 1, 2, 1, 3, 3},  // unequal windows and strides
-                          {227, 227, 3, 96, 7, 4},  // LMTCNN conv1
+                          {227, 227, 3, 96, 7, 4},  // LMTCNN conv1 (rows of 56: a last tile of 8 on AVX-512)
+                          {9, 55, 3, vw + 5, 7, 4},  // rows of 13 windows: a last tile of one pixel's quantum
                           {112, 112, 3, 32, 3, 2},  // face-api conv_in
                           {34, 34, 3, 16, 3, 1},    // tiny face detector conv0 (smaller input)
                           // one vector of output channels or less, rows of several narrow tiles
@@ -727,6 +728,9 @@ TEST_CASE_TEMPLATE_DEFINE("bf16: convolutions and fully connected layers equal t
   // rows wide enough for whole tiles of 12 windows read in place (odd and even window rows)
   cases.push_back(bf16_conv_case(35, 101, 3, 96, 7, 4, padding::valid, activation::relu, true, 2));
   cases.push_back(bf16_conv_case(35, 101, 3, 40, 7, 4, padding::same, activation::relu6, false, 1));
+  // rows of 20 and of 13 windows: the last tile of a row 8 and 4 windows wide
+  cases.push_back(bf16_conv_case(11, 83, 3, 96, 7, 4, padding::valid, activation::relu, true, 1));
+  cases.push_back(bf16_conv_case(11, 55, 3, 40, 7, 4, padding::valid, activation::relu, true, 1));
   for (index_t cin : {8, 13})
     for (padding pad : {padding::valid, padding::same})
       cases.push_back(bf16_conv_case(7, 43, cin, 33, 3, cin == 8 ? 1 : 2, pad, activation::relu, true, 1));

@@ -260,7 +260,9 @@ LMTCNN_TARGET_BF16 inline void gemm_block_bf16_dot(const float* const* rows, std
 }
 
 namespace impl {
-/// One pair of k for the 12 rows of a window tile (mask: which halves of the pair word count).
+/// One pair of k for the first R of the 12 rows of a window tile (mask: which halves of the pair
+/// word count).
+template <std::size_t R>
 LMTCNN_TARGET_BF16 LMTCNN_ALWAYS_INLINE void window_step(__m512 (&acc0)[12], __m512 (&acc1)[12],
                                                          const std::uint32_t*& bpanel, const std::uint16_t* const* rows,
                                                          std::size_t j, std::uint32_t mask) {
@@ -268,7 +270,7 @@ LMTCNN_TARGET_BF16 LMTCNN_ALWAYS_INLINE void window_step(__m512 (&acc0)[12], __m
   const __m512bh b1 = (__m512bh)_mm512_load_si512(bpanel + 16);
   bpanel += 32;
 #pragma GCC unroll 16
-  for (std::size_t r = 0; r < 12; ++r) {
+  for (std::size_t r = 0; r < R; ++r) {
     std::uint32_t word;
     std::memcpy(&word, rows[r] + 2 * j, sizeof word);
     const __m512bh ar = (__m512bh)_mm512_set1_epi32(static_cast<int>(word & mask));
@@ -277,14 +279,16 @@ LMTCNN_TARGET_BF16 LMTCNN_ALWAYS_INLINE void window_step(__m512 (&acc0)[12], __m
   }
 }
 
-/// The 12 x 32 tile over windows read in place from the bf16 image: tile row r's window starts at
-/// a + r * lda (elements), window rows row_stride apart, each span elements long (the last pair of an
-/// odd span has its second half masked to zero).
+/// The R x 32 tile (R <= 12) over windows read in place from the bf16 image: tile row r's window
+/// starts at a + r * lda (elements), window rows row_stride apart, each span elements long (the last
+/// pair of an odd span has its second half masked to zero).
+template <std::size_t R>
 LMTCNN_TARGET_BF16 inline void gemm_bf16_tile_window(const std::uint16_t* a, std::size_t lda, std::size_t kh,
                                                      std::size_t span, std::size_t row_stride,
                                                      const std::uint32_t* bpanel, float* const* out, std::size_t col,
                                                      std::size_t ncols, const epilogue_k& ep) {
   constexpr std::size_t mr = 12;
+  static_assert(R > 0 && R <= mr, "a tile has at most 12 rows");
   __m512 acc0[mr], acc1[mr];
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < mr; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
@@ -292,11 +296,11 @@ LMTCNN_TARGET_BF16 inline void gemm_bf16_tile_window(const std::uint16_t* a, std
   for (std::size_t ky = 0; ky < kh; ++ky) {
     const std::uint16_t* rows[mr];
 #pragma GCC unroll 16
-    for (std::size_t r = 0; r < mr; ++r) rows[r] = a + r * lda + ky * row_stride;
-    for (std::size_t j = 0; j < whole; ++j) window_step(acc0, acc1, bpanel, rows, j, 0xffffffffu);
-    if (span % 2) window_step(acc0, acc1, bpanel, rows, whole, 0x0000ffffu);
+    for (std::size_t r = 0; r < R; ++r) rows[r] = a + r * lda + ky * row_stride;
+    for (std::size_t j = 0; j < whole; ++j) window_step<R>(acc0, acc1, bpanel, rows, j, 0xffffffffu);
+    if (span % 2) window_step<R>(acc0, acc1, bpanel, rows, whole, 0x0000ffffu);
   }
-  store_bf16_tile(acc0, acc1, out, mr, col, ncols, ep);
+  store_bf16_tile(acc0, acc1, out, R, col, ncols, ep);
 }
 
 /// n floats into bf16 (round to nearest even), 32 at a time.
@@ -329,14 +333,23 @@ LMTCNN_TARGET_BF16 inline void conv2d_image_bf16_dot(const float* in, const conv
   if (iy0 < iy1) impl::floats_to_bf16(in + iy0 * row_elems, (iy1 - iy0) * row_elems, img + iy0 * row_elems);
   img[iy1 * row_elems] = 0;  // the one element an odd span's last pair may read past the band (masked off)
   float* outs[mr];
-  conv2d_tiles<mr>(
+  conv2d_tiles<mr, 4>(
       g, oy_begin, oy_end,
-      [&](std::size_t oy, std::size_t ox, std::size_t wy, std::size_t wx) {
-        for (std::size_t r = 0; r < mr; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+      [&](std::size_t oy, std::size_t ox, std::size_t wy, std::size_t wx, std::size_t n) {
+        for (std::size_t r = 0; r < n; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
         const std::uint16_t* a = img + wy * row_elems + wx * g.in_c;
-        for (std::size_t p = 0; p < g.out_c; p += 32)
-          impl::gemm_bf16_tile_window(a, g.stride_w * g.in_c, g.kh, span, row_elems, bpacked + p * words, outs, p,
-                                      std::min<std::size_t>(32, g.out_c - p), ep);
+        auto tile = [&](auto tile_rows) {  // 12 rows, or a narrower last tile of a row
+          for (std::size_t p = 0; p < g.out_c; p += 32)
+            impl::gemm_bf16_tile_window<decltype(tile_rows)::value>(a, g.stride_w * g.in_c, g.kh, span, row_elems,
+                                                               bpacked + p * words, outs, p,
+                                                               std::min<std::size_t>(32, g.out_c - p), ep);
+        };
+        if (n == 12)
+          tile(std::integral_constant<std::size_t, 12>());
+        else if (n == 8)
+          tile(std::integral_constant<std::size_t, 8>());
+        else
+          tile(std::integral_constant<std::size_t, 4>());
       },
       [&](const std::size_t* pixel, std::size_t m) {
         for (std::size_t r = 0; r < mr; ++r) {

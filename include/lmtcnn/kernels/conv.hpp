@@ -69,12 +69,17 @@ inline void gather_patch(const float* in, const conv_geom& g, std::size_t p, flo
 }
 
 /// Walks the output pixels of rows [oy_begin, oy_end) of one image in tiles of mr. Interior tiles:
-/// mr pixels of one output row in [ox_lo, ox_hi), the columns whose windows lie inside the image, in
-/// rows likewise inside; interior(oy, ox, iy0, ix0) gets the first pixel and its window's corner (the
-/// last tile of a row may overlap the one before it: those pixels are computed twice, identically).
+/// n pixels of one output row in [ox_lo, ox_hi), the columns whose windows lie inside the image, in
+/// rows likewise inside; interior(oy, ox, iy0, ix0, n) gets the first pixel, its window's corner and
+/// n: mr, but for the last tile of a row the rest rounded up to a multiple of `quantum` (a divisor
+/// of mr), ending at ox_hi (so it may overlap the tile before it: those pixels are computed twice,
+/// identically). With quantum = mr every tile is whole; a smaller quantum spares the overlap's
+/// work where the caller has narrower tiles (LMTCNN's conv1, 56 columns in tiles of 12: 60 pixels'
+/// work in whole tiles, 56 with a last tile of 8).
 /// Every other pixel goes to edge(pixels, m), mr (m < mr at the end) row-major indices at a time.
-template <std::size_t mr, class Interior, class Edge>
+template <std::size_t mr, std::size_t quantum = mr, class Interior, class Edge>
 void conv2d_tiles(const conv_geom& g, std::size_t oy_begin, std::size_t oy_end, Interior&& interior, Edge&& edge) {
+  static_assert(quantum > 0 && mr % quantum == 0, "the last tile's width is a multiple of quantum up to mr");
   oy_end = std::min(oy_end, g.out_h);
   std::size_t ox_lo = 0;
   while (ox_lo < g.out_w && ox_lo * g.stride_w < g.pad_left) ++ox_lo;
@@ -88,8 +93,8 @@ void conv2d_tiles(const conv_geom& g, std::size_t oy_begin, std::size_t oy_end, 
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     if (!row_inside(oy)) continue;
     for (std::size_t t = ox_lo; t < ox_hi; t += mr) {
-      const std::size_t ox = std::min(t, ox_hi - mr);
-      interior(oy, ox, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left);
+      const std::size_t n = std::min(mr, (ox_hi - t + quantum - 1) / quantum * quantum), ox = std::min(t, ox_hi - n);
+      interior(oy, ox, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left, n);
     }
   }
   // the rest in row-major order: whole rows whose windows cross the top or bottom, else the columns
@@ -153,7 +158,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     constexpr std::size_t mn = gemm_mr_narrow<A>();
     conv2d_tiles<mn>(
         g, oy_begin, oy_end,
-        [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
+        [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0, std::size_t) {
           float* outs[mn];
           const float* a = interior(outs, mn, oy, ox, iy0, ix0);
           switch (lda) {  // RGB input at stride 1 or 2, the usual first layers
@@ -167,13 +172,26 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
         });
     return;
   }
-  conv2d_tiles<mr>(
+  constexpr std::size_t q = gemm_mr_quantum<A>();
+  conv2d_tiles<mr, q>(
       g, oy_begin, oy_end,
-      [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
+      [&](std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0, std::size_t n) {
         float* outs[mr];
-        const float* a = interior(outs, mr, oy, ox, iy0, ix0);
-        for (std::size_t p = 0; p < g.out_c; p += nr)
-          gemm_tile_window<A>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p, std::min(nr, g.out_c - p), ep);
+        const float* a = interior(outs, n, oy, ox, iy0, ix0);
+        // the tile's rows known when compiled: mr, or a narrower last tile of a row
+        auto tile = [&](auto tile_rows) {
+          for (std::size_t p = 0; p < g.out_c; p += nr)
+            gemm_tile_window<A, decltype(tile_rows)::value>(a, lda, g.kh, span, row_stride, bpacked + p * k, outs, p,
+                                                       std::min(nr, g.out_c - p), ep);
+        };
+        if (n == mr)
+          tile(std::integral_constant<std::size_t, mr>());
+        else if (n == q)
+          tile(std::integral_constant<std::size_t, q>());
+        else if (n == 2 * q)
+          tile(std::integral_constant<std::size_t, 2 * q < mr ? 2 * q : mr>());
+        else
+          tile(std::integral_constant<std::size_t, 3 * q < mr ? 3 * q : mr>());
       },
       edge);
 }

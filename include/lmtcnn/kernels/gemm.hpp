@@ -24,6 +24,15 @@ constexpr std::size_t gemm_mr() {
   else return 4;  // 8 of 16 xmm
 }
 
+/// The step of narrower tiles' rows (a divisor of gemm_mr): a convolution row's last tile takes the
+/// rest of the row rounded up to it (conv2d_tiles).
+template <class A>
+constexpr std::size_t gemm_mr_quantum() {
+  if constexpr (gemm_mr<A>() % 4 == 0) return 4;
+  else if constexpr (gemm_mr<A>() % 2 == 0) return 2;
+  else return gemm_mr<A>();
+}
+
 /// Columns of a GEMM panel: two vectors.
 template <class A>
 constexpr std::size_t gemm_nr() {
@@ -83,12 +92,12 @@ LMTCNN_ALWAYS_INLINE void gemm_tile_store(vf<A> (&acc0)[gemm_mr<A>()], vf<A> (&a
   }
 }
 
-/// One k step of a tile: the b panel's two vectors at b times a_at(r) for every row r, into the
+/// One k step of a tile: the b panel's two vectors at b times a_at(r) for rows r < R, into the
 /// accumulators (zeroed by the caller). a_at is inlined.
-template <class A, class AAt>
+template <class A, std::size_t R = gemm_mr<A>(), class AAt>
 LMTCNN_ALWAYS_INLINE void gemm_tile_step(vf<A> (&acc0)[gemm_mr<A>()], vf<A> (&acc1)[gemm_mr<A>()], const float* b,
                                          AAt a_at) {
-  constexpr std::size_t mr = gemm_mr<A>();
+  constexpr std::size_t mr = R;
   const vf<A> b0 = vf<A>::load_aligned(b);
   const vf<A> b1 = vf<A>::load_aligned(b + width<A>);
 #pragma GCC unroll 16
@@ -112,24 +121,26 @@ inline void gemm_tile_with(AAt a_at, const float* bpanel, std::size_t k, float* 
   gemm_tile_store<A>(acc0, acc1, out, m, col, ncols, ep);
 }
 
-/// A whole tile of convolution windows read in place: tile row r starts at a + r * lda; the window
-/// has kh rows of span contiguous floats, row_stride apart; k = kh * span. Each row's pointer is
-/// fixed over a window row and one index steps along it, so every element is one load.
-template <class A>
+/// A tile of R (<= gemm_mr, by default all) convolution windows read in place: tile row r starts at
+/// a + r * lda; the window has kh rows of span contiguous floats, row_stride apart; k = kh * span.
+/// Each row's pointer is fixed over a window row and one index steps along it, so every element is
+/// one load. Each output's sum runs over k in the same order whatever R is.
+template <class A, std::size_t R = gemm_mr<A>()>
 inline void gemm_tile_window(const float* a, std::size_t lda, std::size_t kh, std::size_t span, std::size_t row_stride,
                              const float* bpanel, float* const* out, std::size_t col, std::size_t ncols,
                              const epilogue_k& ep) {
   constexpr std::size_t mr = gemm_mr<A>(), w = width<A>;
-  vf<A> acc0[mr] = {}, acc1[mr] = {};  // value-initialised: zeros
+  static_assert(R > 0 && R <= mr, "a tile has at most gemm_mr rows");
+  vf<A> acc0[mr] = {}, acc1[mr] = {};  // value-initialised: zeros (rows from R on unused)
   const float* b = bpanel;
   for (std::size_t ky = 0; ky < kh; ++ky) {
-    const float* rows[mr];
+    const float* rows[R];
 #pragma GCC unroll 16
-    for (std::size_t r = 0; r < mr; ++r) rows[r] = a + r * lda + ky * row_stride;
+    for (std::size_t r = 0; r < R; ++r) rows[r] = a + r * lda + ky * row_stride;
     for (std::size_t i = 0; i < span; ++i, b += 2 * w)
-      gemm_tile_step<A>(acc0, acc1, b, [&](std::size_t r) { return rows[r][i]; });
+      gemm_tile_step<A, R>(acc0, acc1, b, [&](std::size_t r) { return rows[r][i]; });
   }
-  gemm_tile_store<A>(acc0, acc1, out, mr, col, ncols, ep);
+  gemm_tile_store<A>(acc0, acc1, out, R, col, ncols, ep);
 }
 
 /// Rows of the narrow tile, for layers of at most one vector of output columns: twice gemm_mr, one
