@@ -925,6 +925,92 @@ TEST_CASE_TEMPLATE_DEFINE("engine: any thread count gives the same bits; batches
   measured.report(std::string(A::name()) + " whole networks in batches", tol_network);
 }
 
+TEST_CASE_TEMPLATE_DEFINE("engine: a pooling taken into the convolution before it equals the reference graph", A,
+                          pool_fold_id) {
+  // conv -> pool [-> ReLU or batch norm after the pool]: odd and even sizes, VALID and SAME, max and
+  // average, the narrow convolution (one vector of channels) and the wide, standard and pointwise;
+  // and poolings the convolution must leave alone (overlapping windows, an input also read elsewhere)
+  struct fold_case {
+    index_t h, w, cin, cout, k, stride;
+    padding conv_pad;
+    op_kind pool;
+    index_t window, pool_stride;
+    padding pool_pad;
+    int after;  // 0 nothing, 1 ReLU, 2 batch norm (scale of both signs), 3 the conv output also summed in
+    bool folds;
+  };
+  const index_t vw = static_cast<index_t>(kernels::width<A>);
+  const fold_case cases[] = {
+      {13, 11, 3, vw, 3, 1, padding::same, op_kind::pool_max, 2, 2, padding::same, 0, true},
+      {13, 11, 3, vw + 5, 3, 1, padding::same, op_kind::pool_max, 2, 2, padding::same, 1, true},
+      {17, 19, 4, 2 * vw + 3, 3, 2, padding::valid, op_kind::pool_avg, 2, 2, padding::valid, 0, true},
+      {17, 19, 4, 2 * vw + 3, 3, 2, padding::valid, op_kind::pool_avg, 2, 2, padding::same, 1, true},
+      {9, 7, 5, 3 * vw - 1, 1, 1, padding::valid, op_kind::pool_max, 2, 2, padding::valid, 1, true},
+      {9, 7, 5, 3 * vw - 1, 1, 1, padding::valid, op_kind::pool_max, 2, 2, padding::same, 2, true},
+      {10, 40, 6, 7, 1, 1, padding::valid, op_kind::pool_avg, 2, 2, padding::same, 2, true},
+      {64, 64, 3, vw, 3, 1, padding::same, op_kind::pool_max, 2, 2, padding::same, 1, true},  // several bands
+      {11, 11, 3, vw + 1, 3, 1, padding::same, op_kind::pool_max, 3, 2, padding::same, 0, false},
+      {11, 11, 3, vw + 1, 3, 1, padding::same, op_kind::pool_max, 2, 2, padding::same, 3, false}};
+  thread_pool two(2), three(3);
+  for (const fold_case& c : cases) {
+   for (bool whole_batch : {false, true}) {
+    // whole_batch: a batch norm on the batch's statistics first, so the layers after it run the
+    // batch at once (else a batch runs image by image)
+    graph g;
+    g.input_dims = {c.h, c.w, c.cin};
+    const std::uint32_t x0 = whole_batch ? 1 : 0;  // the convolution's input
+    if (whole_batch) g.nodes.push_back({"bn0", op_kind::batch_norm, {0}, {"", "", "g0", "b0"}, {1}, {1e-3}});
+    const op_kind conv = c.k == 1 ? op_kind::pointwise_conv2d : op_kind::conv2d;
+    g.nodes.push_back({"conv", conv, {x0}, {"f", "b"}, {c.stride, c.stride, c.conv_pad == padding::same ? 1 : 0,
+                                                        static_cast<std::int64_t>(activation::leaky_relu)}, {0.1}});
+    const std::vector<std::int64_t> pool_ints = pool_attrs::ints(c.window, c.window, c.pool_stride, c.pool_stride, c.pool_pad);
+    g.nodes.push_back({"pool", c.pool, {x0 + 1}, {}, pool_ints, {}});
+    if (c.after == 1) g.nodes.push_back({"relu", op_kind::relu, {x0 + 2}, {}, {}, {}});
+    if (c.after == 2) g.nodes.push_back({"bn", op_kind::batch_norm, {x0 + 2}, {"m", "v", "gamma", "beta"}, {0}, {1e-3}});
+    if (c.after == 3) {  // the convolution's output read by the pooling and by a sum after it
+      g.nodes.push_back({"pool2", c.pool, {x0 + 1}, {}, pool_ints, {}});
+      g.nodes.push_back({"sum", op_kind::add, {x0 + 2, x0 + 3}, {}, {}, {}});
+    }
+    g.outputs = {{"out", static_cast<std::uint32_t>(g.nodes.size())}};
+    tensor_map<float> w;
+    w.emplace("g0", rnd({c.cin}, 0.5, 1.5));
+    w.emplace("b0", rnd({c.cin}, -0.5, 0.5));
+    w.emplace("f", rnd({c.k, c.k, c.cin, c.cout}, -0.5, 0.5));
+    w.emplace("b", rnd({c.cout}, -0.5, 0.5));
+    w.emplace("m", rnd({c.cout}, -0.5, 0.5));
+    w.emplace("v", rnd({c.cout}, 0.5, 1.5));
+    w.emplace("gamma", rnd({c.cout}, -1.5, 1.5));
+    w.emplace("beta", rnd({c.cout}, -0.5, 0.5));
+    const std::string what = std::string(A::name()) + " " + dims({c.h, c.w, c.cin}) + " k" + std::to_string(c.k) + " s" +
+                             std::to_string(c.stride) + " -> " + std::to_string(c.cout) +
+                             (c.pool == op_kind::pool_max ? " max " : " avg ") + std::to_string(c.window) + "/" +
+                             std::to_string(c.pool_stride) + " " + to_string(c.pool_pad) + " after " + std::to_string(c.after) +
+                             (whole_batch ? " whole batch" : "");
+    const tensor<float> x = rnd({3, c.h, c.w, c.cin});
+    const engine_net<A> net(g, w);
+    const auto want = graph_net<float>(g, w).forward(x.view());
+    const auto serial = net.forward(x.view());
+    check_close(serial.at("out"), want.at("out"), static_cast<double>(c.k * c.k * c.cin), what, tol_conv);
+    typename engine_net<A>::workspace ws;
+    for (thread_pool* pool : {&two, &three}) {
+      const auto got = net.forward(x.view(), ws, pool);
+      const tensor<float>& t = serial.at("out");
+      CHECK_MESSAGE(std::equal(t.data(), t.data() + t.size(), got.at("out").data()), what << " threads " << pool->size());
+    }
+    // taken in, the convolution's own output never has a buffer: the arena of a batch-1 call is
+    // smaller than that output and the convolution's input side by side (the graph's input, or the
+    // batch norm's output, which may take the graph input's place). Telling only where the input is
+    // the smaller: else the graph's input and the batch norm's output side by side are larger still.
+    const index_t conv_h = c.conv_pad == padding::same ? (c.h + c.stride - 1) / c.stride : (c.h - c.k) / c.stride + 1;
+    const index_t conv_w = c.conv_pad == padding::same ? (c.w + c.stride - 1) / c.stride : (c.w - c.k) / c.stride + 1;
+    const std::size_t side_by_side = static_cast<std::size_t>(c.h * c.w * c.cin + conv_h * conv_w * c.cout) * sizeof(float);
+    INFO(what << ": arena " << net.arena_bytes(1) << " bytes, input and convolution output " << side_by_side);
+    if (c.h * c.w * c.cin < conv_h * conv_w * c.cout) CHECK((net.arena_bytes(1) < side_by_side) == c.folds);
+   }
+  }
+  measured.report(std::string(A::name()) + " pooling folds", tol_conv);
+}
+
 TEST_CASE("the engine a model gets on this file's path is this file's engine, bit for bit") {
   // With run-time dispatch the model's engine comes from the build's unit for the path (compiled apart,
   // with the same flags as this file); without it, from the compile-time path.
@@ -980,3 +1066,4 @@ TEST_CASE_TEMPLATE_APPLY(bf16_round_id, archs);
 TEST_CASE_TEMPLATE_APPLY(bf16_layer_id, archs);
 TEST_CASE_TEMPLATE_APPLY(bf16_net_id, archs);
 TEST_CASE_TEMPLATE_APPLY(threads_id, archs);
+TEST_CASE_TEMPLATE_APPLY(pool_fold_id, archs);

@@ -113,7 +113,7 @@ class engine_net final : public simd_engine {
     }
     if (ws.profile) ws.layer_seconds.assign(graph_.nodes.size(), 0.0);
     auto layer = [&](std::size_t i, float* const* vals, std::size_t images) {
-      if (folded_[i]) return;  // a batch norm or ReLU folded into the layer before: same buffer
+      if (folded_[i]) return;  // a batch norm, ReLU or pooling folded into the layer before: same buffer
       if (ws.profile) {
         const auto t0 = std::chrono::steady_clock::now();
         run(i, vals, ws, images, pool);
@@ -128,7 +128,8 @@ class engine_net final : public simd_engine {
       // cache), writing into the batch-sized buffers the later layers read
       for (std::size_t b = 0; b < n; ++b) {
         for (std::size_t id = 0; id <= prefix_end_; ++id)
-          ws.image_values_[id] = ws.values_[id] + (ws.per_image_[id] ? 0 : b * static_cast<std::size_t>(shapes_[id].elements()));
+          ws.image_values_[id] =
+              ws.values_[id] + (ws.per_image_[id] ? 0 : b * static_cast<std::size_t>(shapes_[stored_[id]].elements()));
         for (std::size_t i = 0; i < prefix_end_; ++i) layer(i, ws.image_values_.data(), 1);
       }
       first = prefix_end_;
@@ -175,13 +176,17 @@ class engine_net final : public simd_engine {
       uses[o.second] += 2;  // an output is never folded away
     }
     folded_.assign(count, false);
+    stored_.resize(count + 1);
+    for (std::size_t id = 0; id <= count; ++id) stored_[id] = id;
     scratch_floats_ = 64;
     for (std::size_t i = 0; i < count; ++i) {
       const graph_node& node = graph_.nodes[i];
       layers_.push_back(detail::make_layer<A>(node, shapes_[node.inputs[0]], shapes_[i + 1], weights_, bf16_));
-      scratch_floats_ = std::max(scratch_floats_, layers_[i]->scratch_floats());
-      stats_channels_ = std::max(stats_channels_, layers_[i]->stats_channels());
       fold(i, uses);
+    }
+    for (const auto& l : layers_) {  // after the folds: a layer that takes a pooling needs more scratch
+      scratch_floats_ = std::max(scratch_floats_, l->scratch_floats());
+      stats_channels_ = std::max(stats_channels_, l->stats_channels());
     }
     // Layers before the first that needs the whole batch (a dense layer, whose weights a batch shares
     // best, or a batch norm on batch statistics) may run image by image (all of them when none does).
@@ -198,6 +203,12 @@ class engine_net final : public simd_engine {
     while (src != 0 && uses[src] == 1 && folded_[src - 1]) src = graph_.nodes[src - 1].inputs[0];
     if (src == 0 || uses[src] != 1) return;
     folded_[i] = layers_[i]->fold_into(*layers_[src - 1]);
+    if (!folded_[i]) return;
+    // value i + 1 shares the buffer of the chain's first value, src, which now holds its images
+    for (std::uint32_t v = graph_.nodes[i].inputs[0];; v = graph_.nodes[v - 1].inputs[0]) {
+      stored_[v] = i + 1;
+      if (v == src) break;
+    }
   }
 
   /// Runs layer i over n images whose values are at vals.
@@ -243,6 +254,7 @@ class engine_net final : public simd_engine {
           root[i + 1] = r;
           end[r] = std::max(end[r], end[i + 1]);
         }
+      // a value's room: the images of the last value folded onto it (a pooling's, smaller)
       // Image-major batches: a value made and used up before layer prefix_end_ needs room for one
       // image only; a value made there but read later holds the whole batch and is live from the start
       // (every image's pass writes its part); the input is live until the last image's pass is done.
@@ -261,7 +273,7 @@ class engine_net final : public simd_engine {
       std::vector<std::size_t> order;
       for (std::size_t id = 0; id < values; ++id)
         if (root[id] == id) {
-          const std::size_t e = static_cast<std::size_t>(batched(id, per_image[id] ? 1 : n).elements());
+          const std::size_t e = static_cast<std::size_t>(batched(stored_[id], per_image[id] ? 1 : n).elements());
           floats[id] = (e + align - 1) / align * align + slack;
           order.push_back(id);
         }
@@ -309,7 +321,9 @@ class engine_net final : public simd_engine {
   kernels_bf16 bf16_ = kernels_bf16::off;
   std::vector<shape> shapes_;
   std::vector<std::unique_ptr<detail::layer<A>>> layers_;
-  std::vector<bool> folded_;  // a batch norm or ReLU that runs in the epilogue of the layer before
+  std::vector<bool> folded_;  // a batch norm, ReLU or pooling that runs in the layer before
+  // per value: the value whose images its buffer holds (the last one folded onto it; itself if none)
+  std::vector<std::size_t> stored_;
   std::vector<std::size_t> last_use_;
   std::size_t scratch_floats_ = 0;
   std::size_t prefix_end_ = 0;  // batches run layers [0, prefix_end_) image by image

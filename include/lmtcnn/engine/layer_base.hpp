@@ -119,7 +119,10 @@ class layer {
   /// epilogue.
   virtual bool absorb_relu(activation) { return false; }
   virtual bool absorb_affine(tensor<float>&, tensor<float>&) { return false; }
-  /// A batch norm or ReLU offers itself to the layer that produces its input; true when taken.
+  /// A convolution takes a following pooling (geometry pool, max or average) when it can pool bands
+  /// of its own rows: its output value then holds the pooled images.
+  virtual bool absorb_pool(const kernels::conv_geom&, bool) { return false; }
+  /// A batch norm, ReLU or pooling offers itself to the layer that produces its input; true when taken.
   virtual bool fold_into(layer&) { return false; }
 
  protected:

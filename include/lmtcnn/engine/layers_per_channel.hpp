@@ -204,6 +204,8 @@ class pool_layer final : public layer<A> {
     max_ = a.max;
   }
 
+  bool fold_into(layer<A>& producer) override { return producer.absorb_pool(geom_, max_); }
+
   void run(const layer_args& a) const override {
     const std::size_t in_img = static_cast<std::size_t>(a.in_shape.elements());
     const std::size_t out_img = static_cast<std::size_t>(a.out_shape.elements());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "lmtcnn/engine/layer_base.hpp"
+#include "lmtcnn/kernels/pool.hpp"
 
 namespace lmtcnn {
 namespace detail {
@@ -65,7 +66,35 @@ class conv_layer final : public epilogue_layer<A> {
 #endif
   }
 
+  /// A pooling whose windows do not overlap (window <= stride) and start at the first row and column
+  /// (VALID, or SAME with its odd cell after): the convolution computes a band of its rows into
+  /// scratch and pools it there, so its own output (four times the pooled one under 2x2 windows,
+  /// 11 MB for the tiny face detector's first layer) is never written out and read back. Float32
+  /// standard convolutions and unit-stride pointwise ones.
+  bool absorb_pool(const kernels::conv_geom& pool, bool max) override {
+    if (pooled_ || mode_ != kernels::bf16_mode::off || path_ == path::pointwise_strided) return false;
+    if (pool.kh > pool.stride_h || pool.kw > pool.stride_w || pool.pad_top != 0 || pool.pad_left != 0) return false;
+    pooled_ = true;
+    pool_ = pool;
+    pool_max_ = max;
+    const std::size_t row = geom_.out_w * geom_.out_c;  // floats of one row of the convolution
+    band_ = std::max<std::size_t>(1, 65536 / (pool_.stride_h * row));  // pooled rows per band: about 256 KB
+    band_at_ = (this->scratch_floats_ + 63) / 64 * 64;
+    this->scratch_floats_ = band_at_ + band_ * pool_.stride_h * row + 64;  // slack: whole-vector reads
+    return true;
+  }
+
+  /// After a pooling the epilogue would come before it: a ReLU commutes with max pooling only, an
+  /// affine map with neither (its scale may be negative).
+  bool absorb_relu(activation act) override {
+    return (!pooled_ || pool_max_) && epilogue_layer<A>::absorb_relu(act);
+  }
+  bool absorb_affine(tensor<float>& scale, tensor<float>& shift) override {
+    return !pooled_ && epilogue_layer<A>::absorb_affine(scale, shift);
+  }
+
   void run(const layer_args& a) const override {
+    if (pooled_) return run_pooled(a);
     if (mode_ != kernels::bf16_mode::off) return run_bf16(a);
     const kernels::conv_geom& g = geom_;
     const float* pk = this->packed_.data();
@@ -96,6 +125,35 @@ class conv_layer final : public epilogue_layer<A> {
   }
 
  private:
+  /// With a pooling absorbed: bands of pooled rows, each from its rows of the convolution.
+  void run_pooled(const layer_args& a) const {
+    const kernels::conv_geom& g = geom_;
+    const float* pk = this->packed_.data();
+    const std::size_t in_img = static_cast<std::size_t>(a.in_shape.elements());
+    const std::size_t pooled_row = pool_.out_w * pool_.in_c, out_img = pool_.out_h * pooled_row;
+    M::split_rows(a.pool, a.n, pool_.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned wk) {
+      const float* in = a.in + b * in_img;
+      float* band = a.scratch[wk] + band_at_;
+      for (std::size_t p0 = r0; p0 < r1; p0 += band_) {
+        const std::size_t p1 = std::min(r1, p0 + band_);
+        const std::size_t y0 = p0 * pool_.stride_h, y1 = std::min(g.out_h, p1 * pool_.stride_h);
+        if (path_ == path::gemm)
+          kernels::gemm<A>(in + y0 * g.in_w * g.in_c, (y1 - y0) * g.out_w, g.in_c, g.in_c, pk, g.out_c, band, g.out_c,
+                           this->ep_, a.scratch[wk]);
+        else
+          kernels::conv2d_image<A>(in, g, pk, band, this->ep_, a.scratch[wk], y0, y1, y0);
+        kernels::conv_geom pb = pool_;  // the band's rows of the convolution are the pooling's input
+        pb.in_h = y1 - y0;
+        pb.out_h = p1 - p0;
+        float* dst = a.out + b * out_img + p0 * pooled_row;
+        if (pool_max_)
+          kernels::pool_image<A, true>(band, pb, dst);
+        else
+          kernels::pool_image<A, false>(band, pb, dst);
+      }
+    });
+  }
+
   /// Up to mr input rows (rows[r], r < m) times the filter into outs, in bf16; scratch: mr * k floats.
   void bf16_block(const float* const* rows, std::size_t m, float* const* outs, float* scratch) const {
     const std::size_t k = geom_.kh * geom_.kw * geom_.in_c;
@@ -146,6 +204,9 @@ class conv_layer final : public epilogue_layer<A> {
 
   kernels::conv_geom geom_{};
   path path_ = path::image;
+  bool pooled_ = false, pool_max_ = true;  // a pooling absorbed (absorb_pool)
+  kernels::conv_geom pool_{};
+  std::size_t band_ = 1, band_at_ = 0;  // pooled rows per band; where the band starts in scratch
   kernels::bf16_mode mode_ = kernels::bf16_mode::off;
 };
 

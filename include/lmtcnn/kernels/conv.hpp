@@ -123,15 +123,18 @@ void conv2d_tiles(const conv_geom& g, std::size_t oy_begin, std::size_t oy_end, 
 }
 
 /// One image: in [in_h,in_w,in_c] -> out [out_h,out_w,out_c], output rows [oy_begin, oy_end) only
-/// (by default all), so threads may share an image. Interior tiles read the image in place; the
-/// others' windows are gathered (zeros for padding) and packed.
+/// (by default all), so threads may share an image; out holds the rows from out_row0 on (a band in
+/// a caller's buffer: out_row0 = oy_begin). Interior tiles read the image in place; the others'
+/// windows are gathered (zeros for padding) and packed.
 /// Layers of at most one vector of output channels (the tiny face detector's first, 16 channels)
 /// take interior tiles of gemm_mr_narrow pixels by one vector, which the two-vector tile would
 /// leave half empty; the same sums in the same order.
 template <class A>
 void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, float* out, const epilogue_k& ep,
-                  float* scratch, std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1)) {
+                  float* scratch, std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1),
+                  std::size_t out_row0 = 0) {
   constexpr std::size_t mr = gemm_mr<A>(), nr = gemm_nr<A>();
+  const std::size_t first_pixel = out_row0 * g.out_w;  // the pixel at out
   const std::size_t k = g.kh * g.kw * g.in_c, span = g.kw * g.in_c;
   float* apack = scratch;         // k-major tile
   float* rows = scratch + mr * k;  // row-major patches
@@ -141,7 +144,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
     float* outs[mr];
     for (std::size_t r = 0; r < mr; ++r) {
       const std::size_t p = pixel[r < m ? r : 0];
-      outs[r] = out + p * g.out_c;
+      outs[r] = out + (p - first_pixel) * g.out_c;
       gather_patch(in, g, p, rows + r * k);
     }
     for (std::size_t kk = 0; kk < k; ++kk)
@@ -151,7 +154,7 @@ void conv2d_image(const float* in, const conv_geom& g, const float* bpacked, flo
   };
   // an interior tile of n pixels from (oy, ox): their output rows, and its first window's corner
   auto interior = [&](float** outs, std::size_t n, std::size_t oy, std::size_t ox, std::size_t iy0, std::size_t ix0) {
-    for (std::size_t r = 0; r < n; ++r) outs[r] = out + (oy * g.out_w + ox + r) * g.out_c;
+    for (std::size_t r = 0; r < n; ++r) outs[r] = out + (oy * g.out_w + ox + r - first_pixel) * g.out_c;
     return in + (iy0 * g.in_w + ix0) * g.in_c;
   };
   if (g.out_c <= width<A>) {
