@@ -5,7 +5,8 @@
 // for A, so the engine's copy of a network's weights is separate from the file's), then folds a
 // batch norm with stored statistics, or a ReLU, into the epilogue of the convolution before it (a ReLU
 // also into a residual add) when that layer's output feeds nothing else (LMTCNN's BN comes after the
-// ReLU, which is exactly the epilogue's order). The engine keeps the plan: memory, order, the image-by-image prefix.
+// ReLU, which is exactly the epilogue's order), and a pooling whose windows do not overlap into the
+// float32 convolution before it. The engine keeps the plan: memory, order, the image-by-image prefix.
 //
 // Memory: all activations of a call live in one arena, planned once per batch size (a buffer is
 // reused as soon as the value in it is dead; a folded batch norm shares its producer's buffer), in a

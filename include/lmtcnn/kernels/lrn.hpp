@@ -58,8 +58,8 @@ constexpr std::size_t lrn_scratch_size(std::size_t c, std::size_t radius) {
 /// Pixels [0, pixels) of in (c channels each) into out. The squares of the next pixel are stored
 /// while this one's windows are summed: window sums load vectors that straddle the squares' stores,
 /// and a load straddling two stores still in flight waits for both to reach the cache instead of
-/// being forwarded (the layer took 1.4x the time so on Zen 4). beta 0.75 with bias >= FLT_MIN
-/// (LMTCNN's norm1: bias 1) takes s^-3/4 = r^2 / sqrt(r), r = 1/sqrt(s), from two refined
+/// being forwarded (the layer took 1.4x the time so on Zen 4). beta 0.75 with bias >= FLT_MIN and
+/// alpha >= 0 (LMTCNN's norm1: bias 1, alpha 1e-4) takes s^-3/4 = r^2 / sqrt(r), r = 1/sqrt(s), from two refined
 /// reciprocal square roots instead of two square roots and a division; any other beta uses pow.
 template <class A>
 void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t radius, float bias, float alpha,
@@ -79,7 +79,8 @@ void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t 
     }
     for (std::size_t ch = cv; ch < c; ++ch) sq[ch] = x[ch] * x[ch];  // sq stays zero past c
   };
-  const bool three_quarters = beta == 0.75f && bias >= std::numeric_limits<float>::min();
+  // s >= bias >= FLT_MIN: never a denormal, which the estimates may take for 0
+  const bool three_quarters = beta == 0.75f && bias >= std::numeric_limits<float>::min() && alpha >= 0.f;
   if (pixels > 0) square(0);
   for (std::size_t p = 0; p < pixels; ++p) {
     if (p + 1 < pixels) square(p + 1);
@@ -98,8 +99,13 @@ void lrn_pixels(const float* in, std::size_t pixels, std::size_t c, std::size_t 
       const vf<A> v = vf<A>::load_unaligned(x + ch);
       vf<A> y;
       if (three_quarters) {
-        const vf<A> r = rsqrt_refined<A>(s);
-        y = v * (r * r * rsqrt_refined<A>(r));
+        // s overflowed to infinity (squares past FLT_MAX) is taken as FLT_MAX: the result is then
+        // within 2e-29 |x| of the 0 the division gives (the estimate of 1/sqrt(inf) is 0, and the
+        // Newton step would make it NaN); NaN stays NaN. r * (r * q): r * r underflows for s near FLT_MAX.
+        const vf<A> sf = xsimd::select(s > vf<A>(std::numeric_limits<float>::max()),
+                                       vf<A>(std::numeric_limits<float>::max()), s);
+        const vf<A> r = rsqrt_refined<A>(sf);
+        y = v * (r * (r * rsqrt_refined<A>(r)));
       } else {
         y = v / xsimd::pow(s, vf<A>(beta));
       }
