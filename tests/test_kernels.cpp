@@ -460,7 +460,7 @@ TEST_CASE_TEMPLATE_DEFINE("fully connected, several rows at once: column ranges,
     index_t k, m;
   };
   const f_case cases[] = {{1, 1}, {7, 3}, {9, vw + 5}, {30, 3 * vw + 1}, {515, 64}, {20, 8 * vw}, {21, 9 * vw + 3},
-                          {40, 20 * vw - 1}};
+                          {40, 20 * vw - 1}, {4103, 2 * vw + 3}};  // the last: interleaved runs, a pair past them, odd k
   int round = 0;
   for (const f_case& c : cases)
     for (index_t rows : {index_t(1), index_t(2), index_t(3), index_t(4), index_t(5), index_t(9)}) {
@@ -766,6 +766,7 @@ TEST_CASE_TEMPLATE_DEFINE("bf16: convolutions and fully connected layers equal t
       cases.push_back(bf16_dense_case(k, m, m % 2 ? activation::relu : activation::none, m != 16,
                                       m == 129 ? 5 : m == 17 ? 2 : 1));
   cases.push_back(bf16_dense_case(9216, 512, activation::relu, true, 3));
+  cases.push_back(bf16_dense_case(6147, 129, activation::relu, true, 3));  // runs of pairs, pairs past them, odd k
   cases.push_back(bf16_dense_case(512, 8, activation::none, true, 2));
 
   thread_pool pool(3);

@@ -206,31 +206,44 @@ LMTCNN_TARGET_BF16 inline void gemm_bf16_tile(const std::uint32_t* a, std::size_
 }
 
 /// Fully connected, one block of V vectors (16 columns each) from column col0, ncols of them real,
-/// for B input rows; p: the block's packed words. The inputs are converted to pair words a chunk at a
-/// time on the stack (vector conversions, then one broadcast per pair and row).
+/// for B input rows; p: the block's packed words, its pair rows read in dense_streams' order. The
+/// inputs are converted to pair words a chunk of every run at a time on the stack (vector
+/// conversions, then one broadcast per pair and row).
 template <std::size_t V, std::size_t B>
 LMTCNN_TARGET_BF16 void dense_bf16_block(const float* x, std::size_t ldx, std::size_t k, const std::uint32_t* p,
                                          float* out, std::size_t ldo, const epilogue_k& ep, std::size_t col0,
                                          std::size_t ncols) {
   using A = xsimd::avx512f;
-  constexpr std::size_t chunk = 256;  // pairs of k per conversion
-  alignas(64) std::uint32_t xw[B][chunk];
+  constexpr std::size_t chunk = 64, max_runs = 6, row = V * 16;
+  static_assert(dense_streams(~std::size_t(0)) <= max_runs, "room for every run's chunk");
+  alignas(64) std::uint32_t xw[max_runs][B][chunk];
   __m512 acc[B][V];
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t u = 0; u < V; ++u) acc[b][u] = _mm512_setzero_ps();
-  const std::size_t kp_count = bf16_pair_words(k);
-  for (std::size_t kc = 0; kc < kp_count; kc += chunk) {
-    const std::size_t pairs = std::min(chunk, kp_count - kc);
-    for (std::size_t b = 0; b < B; ++b) row_to_bf16_pairs(x + b * ldx + 2 * kc, std::min(2 * pairs, k - 2 * kc), xw[b]);
-    for (std::size_t kp = 0; kp < pairs; ++kp, p += V * 16) {
-      __m512bh xb[B];
-      for (std::size_t b = 0; b < B; ++b) xb[b] = (__m512bh)_mm512_set1_epi32(static_cast<int>(xw[b][kp]));
+  // pairs [kp0, kp0 + n) of every input row into xw[r]
+  auto convert = [&](std::size_t r, std::size_t kp0, std::size_t n) {
+    for (std::size_t b = 0; b < B; ++b) row_to_bf16_pairs(x + b * ldx + 2 * kp0, std::min(2 * n, k - 2 * kp0), xw[r][b]);
+  };
+  const std::size_t kp_count = bf16_pair_words(k), runs = dense_streams(kp_count), seg = kp_count / runs;
+  // seg rows of every run interleaved, then the rest (in order, as run 0)
+  for (std::size_t i0 = 0, tail = runs * seg; i0 < seg || tail < kp_count;) {
+    const bool interleaved = i0 < seg;
+    const std::size_t n = interleaved ? std::min(chunk, seg - i0) : std::min(chunk, kp_count - tail);
+    const std::size_t nr = interleaved ? runs : 1;
+    for (std::size_t r = 0; r < nr; ++r) convert(r, interleaved ? r * seg + i0 : tail, n);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t r = 0; r < nr; ++r) {
+        const std::uint32_t* q = p + (interleaved ? r * seg + i0 + i : tail + i) * row;
+        __m512bh xb[B];
+        for (std::size_t b = 0; b < B; ++b) xb[b] = (__m512bh)_mm512_set1_epi32(static_cast<int>(xw[r][b][i]));
 #pragma GCC unroll 8
-      for (std::size_t u = 0; u < V; ++u) {
-        const __m512bh wv = (__m512bh)_mm512_load_si512(p + u * 16);
-        for (std::size_t b = 0; b < B; ++b) acc[b][u] = _mm512_dpbf16_ps(acc[b][u], xb[b], wv);
+        for (std::size_t u = 0; u < V; ++u) {
+          const __m512bh wv = (__m512bh)_mm512_load_si512(q + u * 16);
+          for (std::size_t b = 0; b < B; ++b) acc[b][u] = _mm512_dpbf16_ps(acc[b][u], xb[b], wv);
+        }
       }
-    }
+    if (interleaved) i0 += n;
+    else tail += n;
   }
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t u = 0; u < V && u * 16 < ncols; ++u)
