@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -147,6 +148,22 @@ TEST_CASE("thread_pool: every task exactly once, any task count, several callers
       for (const auto& h : hits) wrong += h.load() != 1;
       CHECK_MESSAGE(wrong == 0, threads << " threads, " << tasks << " tasks: " << wrong << " not run exactly once");
       CHECK(bad_worker.load() == 0);
+    }
+    // a thread held up in a task: the tasks after it in its share are taken by the others
+    if (threads > 1) {
+      const std::size_t tasks = 10 * threads;
+      std::vector<std::atomic<unsigned>> ran_on(tasks), order(tasks);
+      std::atomic<unsigned> started{0};
+      pool.parallel_for(tasks, [&](std::size_t t, unsigned worker) {
+        ran_on[t].store(worker);
+        order[t].store(started.fetch_add(1));
+        if (t == 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      });
+      // tasks the held thread ran after it woke (those before it took task 0 do not count)
+      const unsigned held = ran_on[0].load();
+      int waited = 0;
+      for (std::size_t t = 1; t < tasks; ++t) waited += ran_on[t].load() == held && order[t].load() > order[0].load();
+      CHECK_MESSAGE(waited == 0, threads << " threads: " << waited << " tasks waited for the thread held up");
     }
     // 8 callers share the pool: their jobs run one after the other, each complete
     std::atomic<long> total{0};

@@ -2,7 +2,12 @@
 //
 // parallel_for(tasks, f) calls f(task, worker) once for every task in [0, tasks), on the calling
 // thread (worker 0) and the pool's threads (workers 1 .. size()-1), and returns when all are done.
-// Tasks are handed out one at a time from a shared counter, so uneven tasks balance themselves.
+// The tasks are cut into size() contiguous runs, one per thread; each thread takes the tasks of its
+// own run one at a time and then those left in the others' runs, so uneven tasks still balance
+// themselves, while on a quiet machine worker w runs the same share of every job. Layers split
+// their rows into tasks in order, so a thread mostly reads rows it wrote itself in the layer before
+// (from its own core's cache rather than the other core's): on a Zen 4 this took LMTCNN's small
+// layers at two threads from slower than one thread to faster.
 // Workers spin briefly between jobs (a network runs its layers back to back) and then sleep.
 // Jobs from several threads on one pool run one after the other; f must not throw.
 #pragma once
@@ -24,6 +29,7 @@ class thread_pool {
   /// (0 means std::thread::hardware_concurrency()).
   explicit thread_pool(unsigned threads = 0) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    runs_ = std::vector<run>(threads);
     for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   }
 
@@ -55,8 +61,11 @@ class thread_pool {
     auto call = [](void* ctx, std::size_t task, unsigned worker) { (*static_cast<F*>(ctx))(task, worker); };
     fn_ = call;
     ctx_ = static_cast<void*>(&f);
-    tasks_ = tasks;
-    next_.store(0, std::memory_order_relaxed);
+    const std::size_t threads = size();
+    for (std::size_t w = 0; w < threads; ++w) {
+      runs_[w].next.store(tasks * w / threads, std::memory_order_relaxed);
+      runs_[w].end = tasks * (w + 1) / threads;
+    }
     active_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lk(mutex_);
@@ -85,10 +94,14 @@ class thread_pool {
   }
 
   void work(unsigned worker) {
-    for (;;) {
-      const std::size_t t = next_.fetch_add(1, std::memory_order_relaxed);
-      if (t >= tasks_) break;
-      fn_(ctx_, t, worker);
+    const std::size_t threads = runs_.size();
+    for (std::size_t i = 0; i < threads; ++i) {  // its own run first, then the others'
+      run& r = runs_[(worker + i) % threads];
+      for (;;) {
+        const std::size_t t = r.next.fetch_add(1, std::memory_order_relaxed);
+        if (t >= r.end) break;
+        fn_(ctx_, t, worker);
+      }
     }
   }
 
@@ -121,11 +134,14 @@ class thread_pool {
   std::condition_variable wake_, done_;
   std::atomic<std::size_t> generation_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<std::size_t> next_{0};
   std::atomic<unsigned> active_{0};
   void (*fn_)(void*, std::size_t, unsigned) = nullptr;
   void* ctx_ = nullptr;
-  std::size_t tasks_ = 0;
+  struct alignas(64) run {  // one thread's share of a job's tasks: [next, end)
+    std::atomic<std::size_t> next{0};
+    std::size_t end = 0;
+  };
+  std::vector<run> runs_;
 };
 
 }  // namespace lmtcnn
