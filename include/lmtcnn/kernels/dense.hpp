@@ -97,10 +97,11 @@ void dense_row(const float* x, std::size_t k, const float* wt, std::size_t m, fl
 // ---- fully connected on packed weights ------------------------------------------------------------
 // The weights [k, m] repacked once into column blocks of dense_block_vectors vectors: block by
 // block, each block row after row (the last block as many vectors as its columns need, zero-padded).
-// Each block's accumulators stay in registers and every column's sum over k runs in one chain in
-// the order of dense_row (same results, whatever the grouping, batch or thread split). Where a block
-// row is one 64-byte line (AVX2, SSE, NEON), dense_group_blocks blocks are read together: one
-// sequential stream from memory reaches ~16 GB/s on a Zen 3 core, four interleaved ones ~22 GB/s.
+// Each block's accumulators stay in registers and every column's sum over k runs in one chain, in
+// an order fixed by k and the path (same results, whatever the grouping, batch or thread split):
+// that of dense_row where a block row is one 64-byte line (AVX2, SSE, NEON) and dense_group_blocks
+// blocks are read together (one sequential stream from memory reaches ~16 GB/s on a Zen 3 core, four
+// interleaved ones ~22 GB/s); on AVX-512, one block at a time, dense_streams' order.
 
 /// Reading order of a block's rows where one block is read at a time (AVX-512, and the bf16 dot
 /// kernels), in rows of pairs of k (the float32 kernel takes a pair's two rows one after the other,
@@ -129,7 +130,7 @@ constexpr std::size_t dense_block_vectors() {
 }
 
 /// Column blocks read together for B input rows: as many as fill 8 accumulators (1 on AVX-512,
-/// whose one stream of 512-byte rows already meets the memory bandwidth).
+/// whose block reads its own rows as several streams, dense_streams).
 template <class A, std::size_t B>
 constexpr std::size_t dense_group_blocks() {
   if constexpr (width<A> >= 16) return 1;
