@@ -412,9 +412,11 @@ TEST_CASE_TEMPLATE_DEFINE("LRN: window clipped at both ends, radius 0..5, beta 0
       const ref::lrn_params prm{r, 1.0, 1e-4, beta};
       tensor<float> want(x.shape());
       ref::lrn<float>(x.view(), prm, want.view());
-      tensor<float> scratch({static_cast<index_t>(kernels::lrn_scratch_size<A>(96, 5))});
+      const std::size_t uc = static_cast<std::size_t>(c), ur = static_cast<std::size_t>(r);
+      tensor<float> scratch({static_cast<index_t>(kernels::lrn_scratch_size<A>(uc, ur))});
       poisoned out(1, static_cast<std::size_t>(x.size()));
-      kernels::lrn_pixels<A>(x.data(), 6, 96, 5, 1.f, 1e-4f, static_cast<float>(beta), out.data(), scratch.data());
+      kernels::lrn_pixels<A>(x.data(), 6, uc, ur, static_cast<float>(prm.bias), static_cast<float>(prm.alpha),
+                             static_cast<float>(beta), out.data(), scratch.data());
       const std::string what = std::string(A::name()) + " lrn, inputs scaled by " + std::to_string(scale) +
                                ", beta=" + std::to_string(beta);
       out.check_canaries(what);

@@ -225,7 +225,8 @@ LMTCNN_TARGET_BF16 void dense_bf16_block(const float* x, std::size_t ldx, std::s
     for (std::size_t b = 0; b < B; ++b) row_to_bf16_pairs(x + b * ldx + 2 * kp0, std::min(2 * n, k - 2 * kp0), xw[r][b]);
   };
   const std::size_t kp_count = bf16_pair_words(k), runs = dense_streams(kp_count), seg = kp_count / runs;
-  // seg rows of every run interleaved, then the rest (in order, as run 0)
+  // seg rows of every run interleaved, then the rest (in order, as run 0). Each row's address is
+  // computed in place: a table of the runs' first rows per chunk measured 5-10 % slower on full1.
   for (std::size_t i0 = 0, tail = runs * seg; i0 < seg || tail < kp_count;) {
     const bool interleaved = i0 < seg;
     const std::size_t n = interleaved ? std::min(chunk, seg - i0) : std::min(chunk, kp_count - tail);
