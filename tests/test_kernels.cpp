@@ -1035,6 +1035,34 @@ TEST_CASE_TEMPLATE_DEFINE("engine: a pooling taken into the convolution before i
   measured.report(std::string(A::name()) + " pooling folds", tol_conv);
 }
 
+TEST_CASE_TEMPLATE_DEFINE("engine: per-image standardisation in parts, any channel count, any thread count", A,
+                          standardize_id) {
+  // images of 1 block of 256 (wide) pixels up to more blocks than parts; channel counts that pack into
+  // wide pixels with pixels left over, and wider ones; pixel values 0..255, whose mean is far from
+  // zero (the moments are taken around an estimate of it); every thread count gives the same bits
+  const index_t vw = static_cast<index_t>(kernels::width<A>);
+  const shape cases[] = {{5, 7, 1}, {227, 227, 3}, {301, 299, 3}, {64, 63, 5}, {33, 35, vw + 1}, {40, 41, 2 * vw}};
+  thread_pool two(2), three(3);
+  for (const shape& d : cases) {
+    graph g;
+    g.input_dims = d;
+    g.nodes.push_back({"std", op_kind::standardize, {0}, {}, {}, {}});
+    g.outputs = {{"out", 1}};
+    const tensor<float> x = rnd({2, d[0], d[1], d[2]}, 0, 255);
+    const std::string what = std::string(A::name()) + " standardize " + d.str();
+    const engine_net<A> net(g, {});
+    const auto serial = net.forward(x.view());
+    check_close(serial.at("out"), graph_net<float>(g, {}).forward(x.view()).at("out"), 1, what, tol_softmax);
+    typename engine_net<A>::workspace ws;
+    for (thread_pool* pool : {&two, &three}) {
+      const auto got = net.forward(x.view(), ws, pool);
+      const tensor<float>& t = serial.at("out");
+      CHECK_MESSAGE(std::equal(t.data(), t.data() + t.size(), got.at("out").data()), what << " threads " << pool->size());
+    }
+  }
+  measured.report(std::string(A::name()) + " standardisation", tol_softmax);
+}
+
 TEST_CASE("the engine a model gets on this file's path is this file's engine, bit for bit") {
   // With run-time dispatch the model's engine comes from the build's unit for the path (compiled apart,
   // with the same flags as this file); without it, from the compile-time path.
@@ -1091,3 +1119,4 @@ TEST_CASE_TEMPLATE_APPLY(bf16_layer_id, archs);
 TEST_CASE_TEMPLATE_APPLY(bf16_net_id, archs);
 TEST_CASE_TEMPLATE_APPLY(threads_id, archs);
 TEST_CASE_TEMPLATE_APPLY(pool_fold_id, archs);
+TEST_CASE_TEMPLATE_APPLY(standardize_id, archs);

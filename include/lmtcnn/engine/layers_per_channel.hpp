@@ -87,59 +87,82 @@ class batch_norm_layer final : public layer<A> {
   tensor<float> scale_, shift_;
 };
 
-/// standardize: each image (x - mean) / max(stddev, 1/sqrt(count)) over all its values.
+/// standardize: each image (x - mean) / max(stddev, 1/sqrt(count)) over all its values. Both passes
+/// split across threads: the moments over a fixed number of parts of the image (set by its size alone,
+/// so the sums, and the result's bits, are the same at any thread count), the scaling by pixels.
 template <class A>
 class standardize_layer final : public layer<A> {
   using M = layer_math<A>;
+  static constexpr std::size_t block = 256;  // pixels per float block of kernels::channel_moments
 
  public:
   standardize_layer(const graph_node&, const shape& in, const shape&, const weight_views&) {
-    this->stats_channels_ = M::wide_channels(static_cast<std::size_t>(in[3]));
+    const std::size_t c = static_cast<std::size_t>(in[3]), wide = M::wide_channels(c);
+    const std::size_t blocks = (static_cast<std::size_t>(in.elements()) / wide + block - 1) / block;
+    parts_ = std::max<std::size_t>(1, std::min<std::size_t>(16, blocks));
+    this->stats_channels_ = parts_ * wide;  // each part keeps its own sums
   }
 
   void run(const layer_args& a) const override {
     const std::size_t c = static_cast<std::size_t>(a.in_shape[3]), wide = M::wide_channels(c);
     const std::size_t len = M::padded_length(wide);
     const std::size_t count = static_cast<std::size_t>(a.in_shape.elements()), bulk = count / wide * wide;
-    double* sum = a.sums;
-    double* sq = sum + wide;
+    const std::size_t wide_pixels = bulk / wide, blocks = (wide_pixels + block - 1) / block;
     float* center = a.vectors;  // three padded vectors: centre, scale, shift
     float* scale = center + len;
     float* shift = scale + len;
-    // moments of the whole image around `mu` (wide pixels, then the pixels left over)
-    auto moments = [&](const float* src, const float* mu, double& s1, double& s2) {
-      std::fill(sum, sum + 2 * wide, 0.0);
-      kernels::channel_moments<A>(src, bulk / wide, wide, mu, sum, sq);
-      kernels::channel_moments<A>(src + bulk, (count - bulk) / c, c, mu, sum, sq);
-      s1 = s2 = 0;
-      for (std::size_t ch = 0; ch < wide; ++ch) {
-        s1 += sum[ch];
-        s2 += sq[ch];
-      }
-    };
     const double cnt = static_cast<double>(count);
     for (std::size_t b = 0; b < a.n; ++b) {
       const float* src = a.in + b * count;
+      float* dst = a.out + b * count;
       // One pass of moments around a centre near the mean: the deviations summed in float blocks stay
-      // small, so little cancels in E[d^2] - E[d]^2. The centre is the mean of about 1024
-      // values spread over the whole image (a pass for the exact mean cost as much as the moments).
+      // small, so little cancels in E[d^2] - E[d]^2. The centre is the mean of about 1024 values
+      // spread over the whole image (a pass for the exact mean cost as much as the moments).
       const std::size_t step = std::max<std::size_t>(1, count / 1024);
       double sample = 0;
       std::size_t taken = 0;
       for (std::size_t i = 0; i < count; i += step, ++taken) sample += src[i];
       const float mean = static_cast<float>(sample / static_cast<double>(taken));
       std::fill(center, center + len, mean);
+      // part q: whole blocks [blocks * q / parts, blocks * (q + 1) / parts) of wide pixels, its sums
+      // at a.sums + 2 * wide * q
+      M::split_rows(a.pool, 1, parts_, 1, [&](std::size_t, std::size_t q0, std::size_t q1, unsigned) {
+        for (std::size_t q = q0; q < q1; ++q) {
+          double* sum = a.sums + 2 * wide * q;
+          std::fill(sum, sum + 2 * wide, 0.0);
+          const std::size_t p0 = std::min(wide_pixels, blocks * q / parts_ * block);
+          const std::size_t p1 = std::min(wide_pixels, blocks * (q + 1) / parts_ * block);
+          kernels::channel_moments<A>(src + p0 * wide, p1 - p0, wide, center, sum, sum + wide);
+        }
+      });
       double dev = 0, dev2 = 0;
-      moments(src, center, dev, dev2);
+      for (std::size_t q = 0; q < parts_; ++q)
+        for (std::size_t ch = 0; ch < wide; ++ch) {
+          dev += a.sums[2 * wide * q + ch];
+          dev2 += a.sums[2 * wide * q + wide + ch];
+        }
+      // the pixels after the last wide pixel (when c does not divide into the wide pixels evenly)
+      double* rest = a.sums;
+      std::fill(rest, rest + 2 * c, 0.0);
+      kernels::channel_moments<A>(src + bulk, (count - bulk) / c, c, center, rest, rest + c);
+      for (std::size_t ch = 0; ch < c; ++ch) {
+        dev += rest[ch];
+        dev2 += rest[c + ch];
+      }
       const double mu = mean + dev / cnt;
       const double var = std::max(dev2 / cnt - (dev / cnt) * (dev / cnt), 0.0);
       const double adjusted = std::max(std::sqrt(var), 1.0 / std::sqrt(cnt));
       std::fill(scale, scale + len, static_cast<float>(1.0 / adjusted));
       std::fill(shift, shift + len, static_cast<float>(-mu / adjusted));
-      kernels::affine_pixels<A>(src, bulk / wide, wide, scale, shift, a.out + b * count);
-      kernels::affine_pixels<A>(src + bulk, (count - bulk) / c, c, scale, shift, a.out + b * count + bulk);
+      M::split_rows(a.pool, 1, wide_pixels, 64, [&](std::size_t, std::size_t p0, std::size_t p1, unsigned) {
+        kernels::affine_pixels<A>(src + p0 * wide, p1 - p0, wide, scale, shift, dst + p0 * wide);
+      });
+      kernels::affine_pixels<A>(src + bulk, (count - bulk) / c, c, scale, shift, dst + bulk);
     }
   }
+
+ private:
+  std::size_t parts_ = 1;
 };
 
 /// channel_normalize: (x - mean[c]) / divisor[c], run on whole "wide pixels" of lcm(c, vector width).
