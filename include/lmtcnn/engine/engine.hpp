@@ -105,7 +105,13 @@ class engine_net final : public simd_engine {
     plan(ws, n, pool ? pool->size() : 1u);
     float* in0 = ws.values_[0];
     if (input.is_contiguous()) {
-      std::memcpy(in0, input.data(), static_cast<std::size_t>(input.size()) * sizeof(float));
+      // in pieces across the pool, in order like the layers' rows: each thread then finds the part of
+      // the input the first layer gives it in its own cache (the caller's input is often in memory)
+      const std::size_t floats = static_cast<std::size_t>(input.size()), piece = 4096;
+      math::split_rows(pool, 1, (floats + piece - 1) / piece, 1, [&](std::size_t, std::size_t p0, std::size_t p1, unsigned) {
+        const std::size_t f0 = p0 * piece, f1 = std::min(floats, p1 * piece);
+        std::memcpy(in0 + f0, input.data() + f0, (f1 - f0) * sizeof(float));
+      });
     } else {
       for (index_t b = 0; b < input.dim(0); ++b)
         for (index_t y = 0; y < input.dim(1); ++y)
