@@ -41,6 +41,7 @@ class engine_workspace {
   friend class engine_net;
   std::uint64_t engine_id_ = 0;
   std::size_t batch_ = 0;
+  bool split_ = false;           // planned for a pool (see engine_net::centre_chain)
   tensor<float> arena_;
   std::vector<float*> values_;
   bool image_major_ = false;     // batch: layers before prefix_end_ run one image at a time
