@@ -11,8 +11,8 @@
 // Memory: all activations of a call live in one arena, planned once per batch size (a buffer is
 // reused as soon as the value in it is dead; a folded batch norm shares its producer's buffer), in a
 // workspace that later calls reuse, so a forward call in steady state allocates only the tensors it
-// returns. With a pool, a chain's large values are laid out so that each thread writes the same part
-// of the arena in every layer (centre_chain).
+// returns. With a pool, large values are laid out so that each thread writes the same part of the
+// arena in every layer (centre_regions).
 // Threads: forward() is const; several threads may run one engine_net at once (each call takes its
 // own workspace). With a thread_pool, each layer is split across the pool's threads (output rows of
 // convolutions and pooling, pixel tiles of pointwise convolutions and LRN, column ranges of fully
@@ -152,8 +152,8 @@ class engine_net final : public simd_engine {
     return out;
   }
 
-  /// Bytes of activation arena a call with batch n uses (without a pool; with one, a chain's arena is
-  /// about twice its largest activation: centre_chain).
+  /// Bytes of activation arena a call with batch n uses (without a pool; with one, up to twice that:
+  /// centre_regions).
   std::size_t arena_bytes(std::size_t n = 1) const override {
     workspace ws;
     plan(ws, n, 1, false);
@@ -305,7 +305,7 @@ class engine_net final : public simd_engine {
         total = std::max(total, at + floats[id]);
         placed.push_back(id);
       }
-      if (split && !image_major) centre_chain(root, start, end, floats, offset, total);
+      if (split && !image_major) centre_regions(root, start, end, floats, offset, total);
       ws.arena_ = tensor<float>({static_cast<index_t>(total)});
       ws.values_.assign(values, nullptr);
       ws.per_image_.assign(values, false);
@@ -328,20 +328,22 @@ class engine_net final : public simd_engine {
       }
   }
 
-  /// The layout for calls with a pool, where the network is a chain (each large value dead before
-  /// the one after the next is made, as in LMTCNN): large values alternate between two regions, each
-  /// centred on that region's midpoint. Layers split their output rows across threads in order, so
-  /// with two threads thread 0 writes the half of each buffer below the midpoint and thread 1 the half
-  /// above, the same lines in every layer and every call: each writes lines already in its own cache.
-  /// Packed, about half of a light layer's writes fetched their lines from the other core first: on a
-  /// Zen 4 (two cores of a VM), LMTCNN-2-1's standardisation took 0.12-0.15 ms at two threads (0.04 at
-  /// one), 0.033 centred, its depthwise layers 0.025 and 0.050 -> 0.015 and 0.031; at two threads
-  /// (medians of runs in turns) LMTCNN-2-1 1.86 -> 1.66 ms, LMTCNN-1-1 1.34 -> 1.24, the tiny face
-  /// detector 4.19 -> 3.46. Values under 64 KB (a few rows per thread) are packed after the two
-  /// regions. The packed layout stays where the network is no chain (residual sums, several outputs
-  /// read late) and for image-by-image batches. The arena grows to about twice the largest value
-  /// (LMTCNN-2-1: 1.9 -> 3.0 MB).
-  void centre_chain(const std::vector<std::size_t>& root, const std::vector<std::size_t>& start,
+  /// The layout for calls with a pool: each large value in a region of its own, centred on the
+  /// region's midpoint, values live at the same time in different regions (a chain such as LMTCNN
+  /// needs two, alternating; residual sums and side outputs more). Layers split their output rows
+  /// across threads in order, so with two threads thread 0 writes the half of each buffer below its
+  /// region's midpoint and thread 1 the half above, the same lines in every layer and every call:
+  /// each writes lines already in its own cache. Packed, about half of a light layer's writes fetched
+  /// their lines from the other core first: on a Zen 4 (two cores of a VM), LMTCNN-2-1's
+  /// standardisation took 0.12-0.15 ms at two threads (0.04 at one), 0.033 here, its depthwise layers
+  /// 0.025 and 0.050 -> 0.015 and 0.031; at two threads (medians of runs in turns) LMTCNN-2-1 1.86 ->
+  /// 1.66 ms, LMTCNN-1-1 1.34 -> 1.24, the tiny face detector 4.19 -> 3.46, AgeGenderNet 1.47 -> 1.33,
+  /// face_landmark_68 1.41 -> 1.34 (a slow spell of the machine; in quiet ones the gains were
+  /// smaller). Values under 64 KB (a few rows per thread) are packed after the regions. The packed
+  /// layout stays for image-by-image batches and where the regions would take more than twice its
+  /// room (SSD MobileNetV1: four regions of 16 MB against 24 MB packed); LMTCNN-2-1's arena with a
+  /// pool is 3.0 MB (1.9 packed).
+  void centre_regions(const std::vector<std::size_t>& root, const std::vector<std::size_t>& start,
                     const std::vector<std::size_t>& end, const std::vector<std::size_t>& floats,
                     std::vector<std::size_t>& offset, std::size_t& total) const {
     constexpr std::size_t align = tensor_alignment / sizeof(float), small = 16384;
@@ -353,13 +355,21 @@ class engine_net final : public simd_engine {
         if (floats[id] >= small) widest = std::max(widest, floats[id]);
       }
     std::stable_sort(large.begin(), large.end(), [&](std::size_t a, std::size_t b) { return start[a] < start[b]; });
-    for (std::size_t k = 2; k < large.size(); ++k)
-      if (start[large[k]] <= end[large[k - 2]]) return;  // live together with a value in its region
+    // each value in the first region whose values are all dead before it is made
+    std::vector<std::size_t> region(large.size()), last_end;
+    for (std::size_t k = 0; k < large.size(); ++k) {
+      std::size_t r = 0;
+      while (r < last_end.size() && last_end[r] >= start[large[k]]) ++r;
+      if (r == last_end.size()) last_end.push_back(0);
+      last_end[r] = end[large[k]];
+      region[k] = r;
+    }
+    const std::size_t pitch = (widest + 2 * align - 1) / align * align;  // one region
+    if (last_end.size() * pitch > 2 * total) return;
     std::vector<std::size_t> at(offset.size(), 0);
-    const std::size_t mid[2] = {(widest / 2 + align - 1) / align * align,
-                                (widest / 2 + align - 1) / align * align + widest + align};
-    for (std::size_t k = 0; k < large.size(); ++k) at[large[k]] = (mid[k % 2] - floats[large[k]] / 2) / align * align;
-    std::size_t used = mid[1] + widest / 2 + 2 * align;
+    for (std::size_t k = 0; k < large.size(); ++k)
+      at[large[k]] = (region[k] * pitch + pitch / 2 - floats[large[k]] / 2) / align * align;
+    std::size_t used = last_end.size() * pitch + align;
     const std::size_t base = used;
     std::vector<std::size_t> placed;
     for (std::size_t id : rest) {  // lowest free offset after the regions, as in plan()
