@@ -289,22 +289,7 @@ class engine_net final : public simd_engine {
           order.push_back(id);
         }
       std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return floats[a] > floats[b]; });
-      std::size_t total = 0;
-      std::vector<std::size_t> placed;
-      for (std::size_t id : order) {
-        std::vector<std::pair<std::size_t, std::size_t>> busy;  // [offset, end) of values live at the same time
-        for (std::size_t q : placed)
-          if (start[q] <= end[id] && start[id] <= end[q]) busy.emplace_back(offset[q], offset[q] + floats[q]);
-        std::sort(busy.begin(), busy.end());
-        std::size_t at = 0;
-        for (const auto& [lo, hi] : busy) {
-          if (at + floats[id] <= lo) break;
-          at = std::max(at, hi);
-        }
-        offset[id] = at;
-        total = std::max(total, at + floats[id]);
-        placed.push_back(id);
-      }
+      std::size_t total = pack(order, 0, start, end, floats, offset);
       if (split && !image_major) centre_regions(root, start, end, floats, offset, total);
       ws.arena_ = tensor<float>({static_cast<index_t>(total)});
       ws.values_.assign(values, nullptr);
@@ -369,25 +354,33 @@ class engine_net final : public simd_engine {
     std::vector<std::size_t> at(offset.size(), 0);
     for (std::size_t k = 0; k < large.size(); ++k)
       at[large[k]] = (region[k] * pitch + pitch / 2 - floats[large[k]] / 2) / align * align;
-    std::size_t used = last_end.size() * pitch + align;
-    const std::size_t base = used;
+    const std::size_t base = last_end.size() * pitch + align;
+    total = std::max(base, pack(rest, base, start, end, floats, at));
+    offset = at;
+  }
+
+  /// Places the values `ids` in that order, each at the lowest offset from `base` on that none of the
+  /// values placed before it and live at the same time occupies; returns the end of the last float used.
+  static std::size_t pack(const std::vector<std::size_t>& ids, std::size_t base, const std::vector<std::size_t>& start,
+                          const std::vector<std::size_t>& end, const std::vector<std::size_t>& floats,
+                          std::vector<std::size_t>& offset) {
+    std::size_t used = 0;
     std::vector<std::size_t> placed;
-    for (std::size_t id : rest) {  // lowest free offset after the regions, as in plan()
-      std::vector<std::pair<std::size_t, std::size_t>> busy;
+    for (std::size_t id : ids) {
+      std::vector<std::pair<std::size_t, std::size_t>> busy;  // [offset, end) of values live at the same time
       for (std::size_t q : placed)
-        if (start[q] <= end[id] && start[id] <= end[q]) busy.emplace_back(at[q], at[q] + floats[q]);
+        if (start[q] <= end[id] && start[id] <= end[q]) busy.emplace_back(offset[q], offset[q] + floats[q]);
       std::sort(busy.begin(), busy.end());
-      std::size_t o = base;
+      std::size_t at = base;
       for (const auto& [lo, hi] : busy) {
-        if (o + floats[id] <= lo) break;
-        o = std::max(o, hi);
+        if (at + floats[id] <= lo) break;
+        at = std::max(at, hi);
       }
-      at[id] = o;
-      used = std::max(used, o + floats[id]);
+      offset[id] = at;
+      used = std::max(used, at + floats[id]);
       placed.push_back(id);
     }
-    offset = at;
-    total = used;
+    return used;
   }
 
   graph graph_;
