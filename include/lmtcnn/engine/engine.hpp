@@ -328,9 +328,9 @@ class engine_net final : public simd_engine {
   /// layout stays for image-by-image batches and where the regions would take more than twice its
   /// room (SSD MobileNetV1: four regions of 16 MB against 24 MB packed); LMTCNN-2-1's arena with a
   /// pool is 3.0 MB (1.9 packed).
-  void centre_regions(const std::vector<std::size_t>& root, const std::vector<std::size_t>& start,
-                    const std::vector<std::size_t>& end, const std::vector<std::size_t>& floats,
-                    std::vector<std::size_t>& offset, std::size_t& total) const {
+  static void centre_regions(const std::vector<std::size_t>& root, const std::vector<std::size_t>& start,
+                             const std::vector<std::size_t>& end, const std::vector<std::size_t>& floats,
+                             std::vector<std::size_t>& offset, std::size_t& total) {
     constexpr std::size_t align = tensor_alignment / sizeof(float), small = 16384;
     std::vector<std::size_t> large, rest;
     std::size_t widest = 0;
