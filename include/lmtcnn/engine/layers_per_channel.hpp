@@ -93,7 +93,7 @@ class batch_norm_layer final : public layer<A> {
 template <class A>
 class standardize_layer final : public layer<A> {
   using M = layer_math<A>;
-  static constexpr std::size_t block = 256;  // pixels per float block of kernels::channel_moments
+  static constexpr std::size_t block = kernels::moments_block;  // parts are whole blocks
 
  public:
   standardize_layer(const graph_node&, const shape& in, const shape&, const weight_views&) {

@@ -91,8 +91,11 @@ void normalize_pixels(const float* in, std::size_t pixels, std::size_t c, const 
     }
 }
 
+/// Pixels per float block of channel_moments.
+inline constexpr std::size_t moments_block = 256;
+
 /// Per-channel sum and sum of squared deviations from `center` over `pixels` pixels of c channels,
-/// accumulated in float vectors over blocks of 256 pixels and in double across blocks.
+/// accumulated in float vectors over blocks of moments_block pixels and in double across blocks.
 /// sum and sq hold c doubles each and are added to.
 template <class A>
 void channel_moments(const float* in, std::size_t pixels, std::size_t c, const float* center, double* sum,
@@ -102,9 +105,9 @@ void channel_moments(const float* in, std::size_t pixels, std::size_t c, const f
   for (std::size_t ch = 0; ch < c; ch += w) {
     const std::size_t lanes = std::min(w, c - ch);
     const vf<A> mu = center ? vf<A>::load_unaligned(center + ch) : vf<A>(0.f);
-    for (std::size_t p0 = 0; p0 < pixels; p0 += 256) {
+    for (std::size_t p0 = 0; p0 < pixels; p0 += moments_block) {
       vf<A> vs(0.f), vq(0.f);
-      for (std::size_t p = p0; p < std::min(pixels, p0 + 256); ++p) {
+      for (std::size_t p = p0; p < std::min(pixels, p0 + moments_block); ++p) {
         const vf<A> d = vf<A>::load_unaligned(in + p * c + ch) - mu;
         vs += d;
         vq = xsimd::fma(d, d, vq);
