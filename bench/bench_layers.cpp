@@ -144,9 +144,11 @@ void depthwise(benchmark::State& s) {
   k::epilogue_k ep;
   ep.bias = bias.data();
   ep.activation = k::act::relu;
-  const std::size_t tile = k::depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w);  // as a prepared network has it
+  // as a prepared network has them
+  const std::size_t tile = k::depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w);
+  const std::size_t pair = k::depthwise_pair_width<A>(g.in_w, g.in_c, g.stride_w);
   for (auto _ : s) {
-    k::depthwise_image<A>(in.data(), g, packed.data(), out.data(), ep, 0, g.out_h, tile);
+    k::depthwise_image<A>(in.data(), g, packed.data(), out.data(), ep, 0, g.out_h, tile, pair);
     benchmark::DoNotOptimize(out.data());
   }
   counters(s, static_cast<double>(g.out_h * g.out_w * g.out_c * 9), 4.0 * static_cast<double>(in.size() + out.size()));

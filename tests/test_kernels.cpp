@@ -266,7 +266,12 @@ void check_depthwise(index_t c, index_t h, index_t wd, index_t k, index_t s, pad
       for (const auto& [r0, r1] : bands(g.out_h))
         kernels::depthwise_image<A>(x.data(), g, packed.data(), banded.data(), ed.kernel(e), r0, r1);
       banded.check_canaries(shape_name + " in bands");
-      check_close(banded.result(os), want, static_cast<double>(k * k), shape_name + " in bands", tol_depthwise);
+      const tensor<float> whole = out.result(os), parts = banded.result(os);
+      check_close(parts, want, static_cast<double>(k * k), shape_name + " in bands", tol_depthwise);
+      // bands pair other rows than the whole image does (two rows at a time): each pixel's sum keeps
+      // its order, so the bits match those of the whole run
+      INFO(shape_name, ": in bands, to the bit as the whole image");
+      CHECK(std::memcmp(whole.data(), parts.data(), size * sizeof(float)) == 0);
     }
   }
 }
@@ -290,19 +295,25 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: channels around the vector wid
 }
 
 // Where a tile's input pixels would crowd an L1 cache set, the kernel takes narrower tiles
-// (depthwise_tile_width): these layers run in tiles of 8, 4 and 2 pixels at both strides (the test
-// checks that each occurs), and 200 and 520 channels are not multiples of 16.
+// (depthwise_tile_width) and pairs of rows narrower or none (depthwise_pair_width): these layers run
+// in tiles of 8, 4 and 2 pixels at both strides and in pairs of 8, 4 and none (the test checks that each
+// occurs), and 200 and 520 channels are not multiples of 16.
 TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: wide layers, whose tiles narrow where their pixels share cache sets",
                           A, dw_wide_id) {
   struct layer { index_t c, h, wd; };
   bool seen[3][9] = {};  // [stride][tile width]
+  bool seen_pair[9] = {};  // [pair width]
   for (const layer& l : {layer{200, 27, 27}, layer{200, 14, 13}, layer{256, 27, 27}, layer{256, 14, 13},
                          layer{512, 27, 27}, layer{512, 14, 13}, layer{520, 27, 27}, layer{1024, 7, 9}})
     for (index_t s : {1, 2}) {
       const std::size_t t = kernels::depthwise_tile_width<A>(static_cast<std::size_t>(l.wd),
                                                              static_cast<std::size_t>(l.c), static_cast<std::size_t>(s));
+      const std::size_t pw = kernels::depthwise_pair_width<A>(static_cast<std::size_t>(l.wd),
+                                                              static_cast<std::size_t>(l.c), static_cast<std::size_t>(s));
       REQUIRE((t == 2 || t == 4 || t == 8));
+      REQUIRE((pw == 0 || pw == 4 || pw == 8));
       seen[s][t] = true;
+      seen_pair[pw] = true;
       for (padding p : {padding::valid, padding::same}) check_depthwise<A>(l.c, l.h, l.wd, 3, s, p);
     }
   for (index_t s : {1, 2})
@@ -310,6 +321,10 @@ TEST_CASE_TEMPLATE_DEFINE("depthwise convolution: wide layers, whose tiles narro
       INFO(std::string(A::name()), " stride ", s, ": some layer runs in tiles of ", t);
       CHECK(seen[s][t]);
     }
+  for (std::size_t pw : {0, 4, 8}) {
+    INFO(std::string(A::name()), ": some layer runs in pairs of rows of ", pw);
+    CHECK(seen_pair[pw]);
+  }
   measured.report(std::string(A::name()) + " wide depthwise", tol_depthwise);
 }
 

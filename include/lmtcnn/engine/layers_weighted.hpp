@@ -224,6 +224,7 @@ class depthwise_layer final : public epilogue_layer<A> {
     this->packed_ = tensor<float>({f.dim(0) * f.dim(1) * static_cast<index_t>(kernels::round_up<A>(c))});
     kernels::pack_depthwise<A>(f.data(), static_cast<std::size_t>(f.dim(0) * f.dim(1)), c, this->packed_.data());
     tile_ = kernels::depthwise_tile_width<A>(geom_.in_w, c, geom_.stride_w);
+    pair_ = kernels::depthwise_pair_width<A>(geom_.in_w, c, geom_.stride_w);
     this->set_epilogue(weight_data(w, a.bias), c, a.activation(), a.alpha);
   }
 
@@ -232,13 +233,14 @@ class depthwise_layer final : public epilogue_layer<A> {
     const std::size_t out_img = static_cast<std::size_t>(a.out_shape.elements());
     M::split_rows(a.pool, a.n, geom_.out_h, 1, [&](std::size_t b, std::size_t r0, std::size_t r1, unsigned) {
       kernels::depthwise_image<A>(a.in + b * in_img, geom_, this->packed_.data(), a.out + b * out_img, this->ep_,
-                                  r0, r1, tile_);
+                                  r0, r1, tile_, pair_);
     });
   }
 
  private:
   kernels::conv_geom geom_{};
   std::size_t tile_ = 0;  // the widest tile of output pixels
+  std::size_t pair_ = 0;  // the widest tile of two output rows at once (0: single rows)
 };
 
 /// fully_connected: weights packed into column blocks; the blocks split across threads, every image

@@ -118,6 +118,14 @@ LMTCNN_ALWAYS_INLINE void apply_n(const epilogue_k& e, vf<A> (&y)[n], std::size_
   if (e.activation_last) activate_n<A, n>(e, y);
 }
 
+/// How many vector registers the instruction set A has: 32 with AVX-512 and on AArch64, 16 otherwise.
+template <class A>
+constexpr std::size_t vector_registers() {
+  if constexpr (width<A> >= 16) return 32;
+  else if constexpr (sizeof(void*) == 8 && width<A> == 4 && std::is_base_of_v<xsimd::neon, A>) return 32;
+  else return 16;
+}
+
 /// Hides where p came from: loads through it are not matched with earlier loads through the pointer
 /// it was computed from. Where windows overlap (a row's element i + lda is the next row's element
 /// i) compilers otherwise carry the loaded values from one step to the next in registers they do not

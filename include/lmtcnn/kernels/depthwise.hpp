@@ -41,21 +41,54 @@ void pack_depthwise(const float* filter, std::size_t taps, std::size_t c, float*
 /// Where no set is crowded, layers of 320-960 channels took 0.72-0.94 of the time in the wider tiles
 /// than in the narrower ones an earlier rule gave them ("the tile's input must fit in L1").
 template <class A>
-inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::size_t stride) {
+inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::size_t stride);
+
+namespace impl {
+
+/// Whether the cache lines one channel block of a tile reads, `cols` columns of `rows` input rows,
+/// put at most 9 into any set of a 64-set, 8-way L1 (depthwise_tile_width).
+template <class A>
+inline bool depthwise_lines_fit(std::size_t in_w, std::size_t c, std::size_t cols, std::size_t rows) {
   constexpr std::size_t line = 64, sets = 64, ways = 8, vbytes = width<A> * sizeof(float);
-  for (std::size_t t : {std::size_t(8), std::size_t(4)}) {
-    const std::size_t cols = stride * (t - 1) + 3;
-    unsigned char count[sets] = {};
-    bool fits = true;
-    for (std::size_t r = 0; r < 3 && fits; ++r)
-      for (std::size_t i = 0; i < cols && fits; ++i) {
-        const std::size_t first = (r * in_w + i) * c * sizeof(float), last = first + vbytes - 1;
-        for (std::size_t l = first / line; l <= last / line; ++l)
-          if (++count[l % sets] > ways + 1) fits = false;
-      }
-    if (fits) return t;
-  }
+  unsigned char count[sets] = {};
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < cols; ++i) {
+      const std::size_t first = (r * in_w + i) * c * sizeof(float), last = first + vbytes - 1;
+      for (std::size_t l = first / line; l <= last / line; ++l)
+        if (++count[l % sets] > ways + 1) return false;
+    }
+  return true;
+}
+
+}  // namespace impl
+
+template <class A>
+inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::size_t stride) {
+  for (std::size_t t : {std::size_t(8), std::size_t(4)})
+    if (impl::depthwise_lines_fit<A>(in_w, c, stride * (t - 1) + 3, 3)) return t;
   return 2;
+}
+
+/// The widest tile, 8 or 4, of two output rows at once (stride 1 or 2 both ways) that depthwise_image
+/// takes for a 3x3 layer of c channels on rows in_w pixels wide, or 0: rows are not paired. A pair
+/// loads the stride + 3 input rows of both windows once, where two single rows load 6. It is never
+/// wider than a single row's tile (depthwise_tile_width; on Zen 4 a 256-channel pair of 8 at stride 2,
+/// where single rows take 4, took 1.1 times as long as a pair of 4). Where a vector is a whole number of
+/// cache lines and so is every pixel (AVX-512, c a multiple of 16), no block reads a line another block
+/// reads, and that is the only limit (measured on Zen 4, against single rows: 0.83-0.97 of the time,
+/// 0.88 for 576 channels at stride 2). Elsewhere the next block reads the vectors just after this
+/// block's, in the same lines, and the pair's lines must fit the L1's sets as a single row's must (on
+/// AVX2 a 256-channel pair that did not fit took 1.24 times as long as single rows).
+template <class A>
+inline std::size_t depthwise_pair_width(std::size_t in_w, std::size_t c, std::size_t stride) {
+  if (stride != 1 && stride != 2) return 0;
+  constexpr std::size_t line = 64, vbytes = width<A> * sizeof(float);
+  const bool whole_lines = vbytes % line == 0 && c * sizeof(float) % line == 0;
+  const std::size_t tmax = depthwise_tile_width<A>(in_w, c, stride);
+  for (std::size_t t : {std::size_t(8), std::size_t(4)})
+    if (t <= tmax && (whole_lines || impl::depthwise_lines_fit<A>(in_w, c, stride * (t - 1) + 3, stride + 3)))
+      return t;
+  return 0;
 }
 
 namespace impl {
@@ -150,6 +183,58 @@ LMTCNN_ALWAYS_INLINE void depthwise3x3_tile(const float* const* rows, const floa
   }
 }
 
+/// The same tile (T >= 4) for two neighbouring output rows at once, both windows wholly inside the
+/// image, stride S (1 or 2) both ways: rows[i] (i < S + 3) is input row i of the pair's first window at
+/// the block's first channel. The window rows the two output rows share (one at stride 2, two at
+/// stride 1) are loaded once for both, so a block loads 5 x 17 vectors for 16 pixels at stride 2
+/// instead of 2 x 3 x 17. Each accumulator sums its taps in the one-row tile's order, row by row and
+/// left to right, so the result is the same to the bit, whichever rows a thread's share pairs.
+template <class A, std::size_t T, std::size_t S>
+LMTCNN_ALWAYS_INLINE void depthwise3x3_tile2(const float* const* rows, const float* wt, std::size_t c, std::size_t ix0,
+                                             float* dst0, float* dst1, const epilogue_k& ep, std::size_t ch,
+                                             std::size_t lanes) {
+  static_assert(T >= 4 && (S == 1 || S == 2), "one accumulator per pixel, stride 1 or 2");
+  constexpr std::size_t w = width<A>;
+  vf<A> acc[2][T];
+#pragma GCC unroll 2
+  for (std::size_t o = 0; o < 2; ++o)
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < T; ++j) acc[o][j] = vf<A>(0.f);
+#pragma GCC unroll 5
+  for (std::size_t r = 0; r < S + 3; ++r) {
+    const float* p = rows[r] + ix0 * c;
+#pragma GCC unroll 32
+    for (std::size_t i = 0; i < S * (T - 1) + 3; ++i, p += c) {
+      vf<A> v = vf<A>::load_unaligned(p);
+      keep_in_register<A>(v);
+#pragma GCC unroll 2
+      for (std::size_t o = 0; o < 2; ++o) {
+        if (r < S * o || r - S * o >= 3) continue;  // window row r - S * o of output row o
+        const std::size_t kr = r - S * o;
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < T; ++j)
+          if (i >= S * j && i - S * j < 3)
+            acc[o][j] = xsimd::fma(v, vf<A>::load_aligned(wt + (3 * kr + i - S * j) * w), acc[o][j]);
+      }
+    }
+  }
+  apply_n<A>(ep, acc[0], ch);
+  apply_n<A>(ep, acc[1], ch);
+  if (lanes >= w) {
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < T; ++j) {
+      acc[0][j].store_unaligned(dst0 + j * c);
+      acc[1][j].store_unaligned(dst1 + j * c);
+    }
+  } else {
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < T; ++j) {
+      store_partial<A>(dst0 + j * c, acc[0][j], lanes);
+      store_partial<A>(dst1 + j * c, acc[1][j], lanes);
+    }
+  }
+}
+
 /// One output pixel at a left or right edge (window rows [R0, R0 + NR) inside the image; of its three
 /// columns x0, x0 + 1, x0 + 2, those with I0, I1, I2 set inside), every channel block: the taps
 /// outside are left out at compile time, and their addresses are never formed. rows[r] is window
@@ -230,6 +315,65 @@ inline void depthwise3x3_row(const float* const* rows, const float* wpacked, con
   for (; ox < g.out_w; ++ox) edge(ox);
 }
 
+/// Two output rows whose windows lie wholly inside the image, at stride S (1 or 2) both ways: rows[i]
+/// (i < S + 3) is input row i of the first row's window at channel 0. The columns are cut into the
+/// same edges and tiles as depthwise3x3_row cuts them; its tiles of 8 and 4 take both rows at once in
+/// pairs of up to pmax (8 or 4: depthwise_pair_width; 4 where 16 accumulators would fill the
+/// registers), the rest each row alone.
+template <class A, std::size_t S>
+inline void depthwise3x3_row2(const float* const* rows, const float* wpacked, const conv_geom& g, std::size_t ox_lo,
+                              std::size_t ox_hi, std::size_t tmax, std::size_t pmax, float* dst0, float* dst1,
+                              const epilogue_k& ep) {
+  constexpr std::size_t w = width<A>;
+  constexpr bool pair8 = vector_registers<A>() >= 32;
+  const std::size_t c = g.in_c, cpad = round_up<A>(c);
+  const std::ptrdiff_t pad_l = static_cast<std::ptrdiff_t>(g.pad_left), in_w = static_cast<std::ptrdiff_t>(g.in_w);
+  const float* const* rows1 = rows + S;
+  auto edge = [&](std::size_t x) {
+    const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(x * S) - pad_l;
+    depthwise3x3_edge_at<A, 0, 3>(rows, wpacked, cpad, c, x0, in_w, dst0 + x * c, ep);
+    depthwise3x3_edge_at<A, 0, 3>(rows1, wpacked, cpad, c, x0, in_w, dst1 + x * c, ep);
+  };
+  auto pair = [&](auto tile_size, std::size_t x) {
+    constexpr std::size_t T = decltype(tile_size)::value;
+    const std::size_t ix0 = x * S - g.pad_left;
+    for (std::size_t ch = 0; ch < cpad; ch += w) {
+      const float* rc[S + 3];
+      for (std::size_t r = 0; r < S + 3; ++r) rc[r] = rows[r] + ch;
+      depthwise3x3_tile2<A, T, S>(rc, depthwise_block<A>(wpacked, ch, 9), c, ix0, dst0 + x * c + ch, dst1 + x * c + ch,
+                                  ep, ch, c - ch);
+    }
+  };
+  auto single = [&](auto tile_size, std::size_t x) {
+    constexpr std::size_t T = decltype(tile_size)::value;
+    const std::size_t ix0 = x * S - g.pad_left;
+    for (std::size_t o = 0; o < 2; ++o) {
+      const float* const* rr = o == 0 ? rows : rows1;
+      float* dst = (o == 0 ? dst0 : dst1) + x * c;
+      for (std::size_t ch = 0; ch < cpad; ch += w) {
+        const float* rc[3] = {rr[0] + ch, rr[1] + ch, rr[2] + ch};
+        depthwise3x3_tile<A, T, 0, 3, S>(rc, depthwise_block<A>(wpacked, ch, 9), c, S, ix0, dst + ch, ep, ch, c - ch);
+      }
+    }
+  };
+  using t8 = std::integral_constant<std::size_t, 8>;
+  using t4 = std::integral_constant<std::size_t, 4>;
+  // [ox_lo, x4_end): the columns a single row takes in tiles of 8 and 4 (one accumulator per pixel
+  // in both, so a pair may cut them into 8s and 4s its own way)
+  std::size_t x4_end = ox_lo;
+  if (tmax >= 8) x4_end += (ox_hi - ox_lo) / 8 * 8;
+  if (tmax >= 4) x4_end += (ox_hi - x4_end) / 4 * 4;
+  std::size_t ox = 0;
+  for (; ox < ox_lo; ++ox) edge(ox);
+  if constexpr (pair8)
+    if (pmax >= 8)
+      for (; ox + 8 <= x4_end; ox += 8) pair(t8(), ox);
+  for (; ox + 4 <= x4_end; ox += 4) pair(t4(), ox);
+  for (; ox + 2 <= ox_hi; ox += 2) single(std::integral_constant<std::size_t, 2>(), ox);
+  for (; ox < ox_hi; ++ox) single(std::integral_constant<std::size_t, 1>(), ox);
+  for (; ox < g.out_w; ++ox) edge(ox);
+}
+
 template <class A, std::size_t R0, std::size_t NR>
 inline void depthwise3x3_row_any_stride(const float* const* rows, const float* wpacked, const conv_geom& g,
                                         std::size_t ox_lo, std::size_t ox_hi, std::size_t tmax, float* dst_row,
@@ -254,9 +398,11 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 }  // namespace impl
 
 /// One image: in [in_h,in_w,c] -> out [out_h,out_w,c]; g.out_c == g.in_c; output rows [oy_begin,
-/// oy_end) only (by default all). `tile` is depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w), which
-/// a caller that runs the layer many times computes once (it costs ~0.1-0.2 us); 0 computes it here.
-/// It only sets the widest tile tried: any value gives the same result up to rounding.
+/// oy_end) only (by default all). `tile` is depthwise_tile_width<A>(g.in_w, g.in_c, g.stride_w) and
+/// `pair` depthwise_pair_width<A>(g.in_w, g.in_c, g.stride_w), which a caller that runs the layer many
+/// times computes once (each costs ~0.1-0.2 us); 0 and npos compute them here. `tile` only sets the
+/// widest tile tried: any value gives the same result up to rounding; `pair` (0: single rows only)
+/// leaves the bits as they are.
 /// Output rows are the outer loop, so the input rows one output row needs stay in cache while every
 /// channel block passes over them. For 3x3 windows, tiles of up to eight output pixels of a row
 /// are computed together (one accumulator each, a window row's three weights in registers), window
@@ -264,7 +410,8 @@ inline void window_interior(std::size_t out_n, std::size_t stride, std::size_t p
 /// skip their outside taps.
 template <class A>
 void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, float* out, const epilogue_k& ep,
-                     std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1), std::size_t tile = 0) {
+                     std::size_t oy_begin = 0, std::size_t oy_end = static_cast<std::size_t>(-1), std::size_t tile = 0,
+                     std::size_t pair = static_cast<std::size_t>(-1)) {
   oy_end = std::min(oy_end, g.out_h);
   constexpr std::size_t w = width<A>;
   const std::size_t c = g.in_c, cpad = round_up<A>(c);
@@ -273,6 +420,10 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
   std::size_t ox_lo, ox_hi;
   impl::window_interior(g.out_w, g.stride_w, g.pad_left, g.kw, g.in_w, ox_lo, ox_hi);
   const std::size_t tmax = tile != 0 ? tile : depthwise_tile_width<A>(g.in_w, c, g.stride_w);
+  const std::size_t s = g.stride_h;
+  const bool pairs = g.kh == 3 && g.kw == 3 && (s == 1 || s == 2) && g.stride_w == s && tmax >= 4;
+  const std::size_t pmax =
+      !pairs ? 0 : pair != static_cast<std::size_t>(-1) ? pair : depthwise_pair_width<A>(g.in_w, c, g.stride_w);
   for (std::size_t oy = oy_begin; oy < oy_end; ++oy) {
     const std::ptrdiff_t y0 = static_cast<std::ptrdiff_t>(oy * g.stride_h) - pad_t;
     float* dst_row = out + oy * g.out_w * c;
@@ -283,6 +434,18 @@ void depthwise_image(const float* in, const conv_geom& g, const float* wpacked, 
                         apply<A>(ep, impl::depthwise_pixel<A>(in, g, wpacked, ch, y0,
                                                                 static_cast<std::ptrdiff_t>(ox * g.stride_w) - pad_l), ch),
                         c - ch);
+      continue;
+    }
+    // two rows at once where both windows lie inside the image
+    if (pmax != 0 && oy + 1 < oy_end && y0 >= 0 && y0 + static_cast<std::ptrdiff_t>(s + 3) <= in_h) {
+      const float* rows[5];
+      for (std::size_t r = 0; r < s + 3; ++r) rows[r] = in + (static_cast<std::size_t>(y0) + r) * g.in_w * c;
+      float* dst_next = dst_row + g.out_w * c;
+      if (s == 1)
+        impl::depthwise3x3_row2<A, 1>(rows, wpacked, g, ox_lo, ox_hi, tmax, pmax, dst_row, dst_next, ep);
+      else
+        impl::depthwise3x3_row2<A, 2>(rows, wpacked, g, ox_lo, ox_hi, tmax, pmax, dst_row, dst_next, ep);
+      ++oy;
       continue;
     }
     // the window rows [r_lo, r_hi) of this output row that lie inside the image
