@@ -75,8 +75,8 @@ inline std::size_t depthwise_tile_width(std::size_t in_w, std::size_t c, std::si
 /// wider than a single row's tile (depthwise_tile_width; on Zen 4 a 256-channel pair of 8 at stride 2,
 /// where single rows take 4, took 1.1 times as long as a pair of 4). Where a vector is a whole number of
 /// cache lines and so is every pixel (AVX-512, c a multiple of 16), no block reads a line another block
-/// reads, and that is the only limit (measured on Zen 4, against single rows: 0.83-0.97 of the time,
-/// 0.88 for 576 channels at stride 2). Elsewhere the next block reads the vectors just after this
+/// reads, and that is the only limit (measured on Zen 4, against single rows: 0.79-0.96 of the time,
+/// 0.85 for 576 channels at stride 2). Elsewhere the next block reads the vectors just after this
 /// block's, in the same lines, and the pair's lines must fit the L1's sets as a single row's must (on
 /// AVX2 a 256-channel pair that did not fit took 1.24 times as long as single rows).
 template <class A>
