@@ -20,7 +20,7 @@ template <class A>
 constexpr std::size_t gemm_mr() {
   if constexpr (width<A> >= 16) return 12;  // 24 of 32 zmm accumulate
   else if constexpr (width<A> == 8) return 6;  // 12 of 16 ymm
-  else if constexpr (sizeof(void*) == 8 && width<A> == 4 && std::is_base_of_v<xsimd::neon, A>) return 8;  // 16 of 32 q
+  else if constexpr (vector_registers<A>() == 32) return 8;  // AArch64: 16 of 32 q
   else return 4;  // 8 of 16 xmm
 }
 
